@@ -1,0 +1,5 @@
+import sys
+
+from symm.cli import main
+
+sys.exit(main())
