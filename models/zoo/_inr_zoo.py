@@ -1,0 +1,223 @@
+"""The SIREN INR zoo: one SIREN per image, all images of a shard fitted at once.
+
+Defaults are those of the MNIST-INR dataset (DWSNets): SIREN 2-32-32-1, ω0 = 30, SIREN
+initialisation, coordinates on a [-1, 1]² grid. Pixels are fitted as values in [-1, 1]
+(the usual (x - 0.5) / 0.5 normalisation); the PSNR reported is the standard one of the
+[0, 1] image, 10·log10(1 / MSE₀₁).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import numpy as np
+
+from models.inr import siren_apply, siren_init
+from models.zoo._sources import ImageSource
+from models.zoo._storage import SPLITS, ShardWriter, Zoo, flatten_params, layout_entry, load_zoo, param_layout
+
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclasses.dataclass(frozen=True)
+class InrZooConfig:
+    """How each INR is fitted; every field is recorded in the manifest.
+
+    ``augment`` fits each image that many times from different seeds (the "augmented"
+    variant); ``limit`` keeps only the first images of the source. ``split`` gives the
+    train/val/test fractions of *images* (all refits of an image share its split),
+    drawn with ``split_seed`` so that changing ``seed`` keeps the splits.
+    """
+
+    hidden: tuple[int, ...] = (32, 32)
+    omega0: float = 30.0
+    steps: int = 200
+    lr: float = 5e-3
+    schedule: str = "cosine"
+    seed: int = 0
+    augment: int = 1
+    limit: int | None = None
+    split: tuple[float, float, float] = (55 / 70, 5 / 70, 10 / 70)
+    split_seed: int = 0
+    shard_size: int = 1024
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "split", tuple(float(f) for f in self.split))
+        if not self.hidden or min(self.hidden) < 1:
+            raise ValueError(f"hidden widths must be positive, got {self.hidden}")
+        if self.steps < 1 or self.augment < 1 or self.shard_size < 1:
+            raise ValueError("steps, augment and shard_size must all be >= 1")
+        if not self.lr > 0 or not self.omega0 > 0:
+            raise ValueError(f"lr and omega0 must be positive, got lr={self.lr}, omega0={self.omega0}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1, got {self.limit}")
+        if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1.0) > 1e-9:
+            raise ValueError(f"split must be three non-negative fractions summing to 1, got {self.split}")
+
+
+def pixel_grid(height: int, width: int):
+    """Coordinates ``[H*W, 2]`` (row, column) on [-1, 1]², row-major like the image."""
+    import jax.numpy as jnp
+
+    rows = jnp.linspace(-1.0, 1.0, height, dtype=jnp.float32)
+    cols = jnp.linspace(-1.0, 1.0, width, dtype=jnp.float32)
+    grid = jnp.stack(jnp.meshgrid(rows, cols, indexing="ij"), axis=-1)
+    return grid.reshape(height * width, 2)
+
+
+def split_of_images(n_images: int, fractions, seed: int) -> np.ndarray:
+    """``[n_images]`` split codes (0 train, 1 val, 2 test) from a seeded permutation."""
+    n_val = int(round(n_images * fractions[1]))
+    n_test = int(round(n_images * fractions[2]))
+    order = np.random.default_rng(seed).permutation(n_images)
+    codes = np.zeros(n_images, np.int8)
+    codes[order[n_images - n_val - n_test : n_images - n_test]] = 1
+    codes[order[n_images - n_test :]] = 2
+    return codes
+
+
+def network_seeds(seed: int, indices) -> np.ndarray:
+    """One 32-bit seed per network; ``jax.random.key(seed_i)`` reproduces that network alone."""
+    return np.array([np.random.SeedSequence([seed, int(i)]).generate_state(1)[0] for i in indices], np.uint32)
+
+
+@eqx.filter_jit
+def fit_sirens(seeds, images, *, sizes, omega0, steps, lr, schedule):
+    """Fit one SIREN per image, all at once.
+
+    ``seeds`` ``[B]`` uint32, ``images`` ``[B, H, W, C]`` float32 in [0, 1]. Returns the
+    fitted params (leading axis B), and the PSNR (dB, [0, 1] convention) before and after.
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    _, height, width, channels = images.shape
+    coords = pixel_grid(height, width)
+    targets = images.reshape(images.shape[0], height * width, channels) * 2.0 - 1.0
+    if schedule == "cosine":
+        rate = optax.cosine_decay_schedule(lr, steps)
+    else:
+        rate = lr
+    optimiser = optax.adam(rate)
+
+    def mse(params, target):
+        out = jax.vmap(lambda c: siren_apply(params, c, omega0=omega0))(coords)
+        return jnp.mean((out - target) ** 2)
+
+    def fit_one(seed, target):
+        params = siren_init(jax.random.key(seed), sizes, omega0=omega0, dtype=jnp.float32)
+        start = mse(params, target)
+
+        def step(carry, _):
+            params, state = carry
+            grads = jax.grad(mse)(params, target)
+            updates, state = optimiser.update(grads, state, params)
+            return (optax.apply_updates(params, updates), state), None
+
+        (params, _), _ = jax.lax.scan(step, (params, optimiser.init(params)), length=steps)
+        return params, start, mse(params, target)
+
+    params, start, end = jax.vmap(fit_one)(seeds, targets)
+    to_psnr = lambda m: 10.0 * jnp.log10(4.0 / m)  # MSE on [-1, 1] is 4x the MSE on [0, 1]
+    return params, to_psnr(start), to_psnr(end)
+
+
+def _sizes(config: InrZooConfig, source: ImageSource) -> tuple[int, ...]:
+    return (2, *config.hidden, source.shape[2])
+
+
+def inr_generator(config: InrZooConfig, source: ImageSource) -> dict:
+    sizes = _sizes(config, source)
+    return {
+        "config": dataclasses.asdict(config),
+        "source": source.describe(),
+        "architecture": {"type": "mlp", "sizes": list(sizes), "activations": ["sin"], "omega0": config.omega0},
+    }
+
+
+def build_inr_zoo(
+    source: ImageSource, out: str | Path, config: InrZooConfig = InrZooConfig(), *, progress: bool = True
+) -> Zoo:
+    """Fit the zoo into ``out`` (resuming whatever is already there) and load it.
+
+    Network ``i`` fits image ``i // augment`` of the source; its record holds the
+    weights, ``label``, ``source_index``, ``copy`` (0..augment-1), ``seed``, ``split``
+    (0/1/2 for train/val/test), ``psnr_init`` and ``psnr``.
+    """
+    from tqdm.auto import tqdm
+
+    if source.shape[2] not in (1, 3, 4):
+        raise ValueError(f"source images must have 1, 3 or 4 channels, got {source.shape[2]}")
+    n_images = len(source) if config.limit is None else min(config.limit, len(source))
+    sizes = _sizes(config, source)
+    n = n_images * config.augment
+    shapes = [((o, i), (o,)) for i, o in zip(sizes[:-1], sizes[1:])]
+    layout = {
+        **param_layout(shapes, np.float32),
+        "label": layout_entry((), np.int64),
+        "source_index": layout_entry((), np.int64),
+        "copy": layout_entry((), np.int64),
+        "seed": layout_entry((), np.uint32),
+        "split": layout_entry((), np.int8),
+        "activation": layout_entry((), np.int8),
+        "psnr_init": layout_entry((), np.float32),
+        "psnr": layout_entry((), np.float32),
+    }
+    writer = ShardWriter(
+        out, kind="inr", generator=inr_generator(config, source), layout=layout, n=n, shard_size=config.shard_size
+    )
+    image_split = split_of_images(n_images, config.split, config.split_seed)
+    todo = writer.pending()
+    with tqdm(total=n, initial=n - sum(len(writer.rows(i)) for i in todo), unit="INR", disable=not progress) as bar:
+        for index in todo:
+            rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
+            image_index = rows // config.augment
+            seeds = network_seeds(config.seed, rows)
+            # A short last shard is padded to the full shard size: one compilation serves every shard.
+            pad = np.arange(config.shard_size) % len(rows) if len(rows) < config.shard_size else slice(None)
+            params, psnr_init, psnr = fit_sirens(
+                seeds[pad], source.images[image_index[pad]], sizes=sizes, omega0=config.omega0,
+                steps=config.steps, lr=config.lr, schedule=config.schedule,
+            )
+            params, psnr_init, psnr = jax.tree.map(lambda a: a[: len(rows)], (params, psnr_init, psnr))
+            writer.write(
+                index,
+                {
+                    **flatten_params(params),
+                    "label": source.labels[image_index],
+                    "source_index": image_index.astype(np.int64),
+                    "copy": (rows % config.augment).astype(np.int64),
+                    "seed": seeds,
+                    "split": image_split[image_index],
+                    "activation": np.zeros(len(rows), np.int8),
+                    "psnr_init": np.asarray(psnr_init, np.float32),
+                    "psnr": np.asarray(psnr, np.float32),
+                },
+            )
+            bar.update(len(rows))
+            bar.set_postfix(psnr=f"{float(np.mean(psnr)):.1f}dB")
+    return load_zoo(out)
+
+
+def reconstruct(zoo: Zoo, index, height: int, width: int):
+    """Images ``[len(index), H, W, C]`` in [0, 1] rendered by the zoo's INRs ``index``."""
+    import jax
+    import jax.numpy as jnp
+
+    omega0 = zoo.generator["architecture"]["omega0"]
+    index = np.atleast_1d(np.asarray(index))
+    params = jax.tree.map(lambda a: a[index], zoo.params)
+    coords = pixel_grid(height, width)
+    render = jax.vmap(jax.vmap(lambda p, c: siren_apply(p, c, omega0=omega0), (None, 0)), (0, None))
+    out = render(params, coords)
+    return np.asarray(jnp.clip((out + 1.0) / 2.0, 0.0, 1.0)).reshape(len(index), height, width, -1)
+
+
+__all__ = ["SCHEDULES", "SPLITS", "InrZooConfig", "build_inr_zoo", "fit_sirens", "pixel_grid", "reconstruct"]
