@@ -1,5 +1,9 @@
 """symm: derive, prove and use the symmetries of neural-network weights."""
 
 from symm._character import IDENTITY, TRIVIAL, Character, character_of
+from symm._symbols import DeriveError, a, x
+from symm._activation import Activation, get_activation, register_activation, registry_names
+from symm._certificate import Certificate, CertificateError, Counterexample, IdentityStep
+from symm._derive import ActivationSymmetry, derive
 
 __version__ = "0.1.0"
