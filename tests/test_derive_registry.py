@@ -176,3 +176,21 @@ def test_float32_inputs_stay_float32():
 
 def test_mpmath_is_precise_enough_for_the_reference():
     assert mpmath.mp.prec >= 53
+
+
+def test_custom_activation_example(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "custom_activation.py"
+    spec = importlib.util.spec_from_file_location("custom_activation_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    main = module.main
+
+    symmetry = main("3*tanh(x/2) + 1", name="example_shifted_tanh")
+    assert (symmetry.group, symmetry.phi) == ("sign", a)
+    assert sympy.expand(symmetry.offset - (1 - a)) == 0
+    out = capsys.readouterr().out
+    assert "symmetry group: sign" in out
+    assert float(out.rsplit("=", 1)[1]) <= 1e-12
