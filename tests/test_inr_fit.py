@@ -22,11 +22,11 @@ def test_trajectory_recorded_in_graph(key):
     out = fit(model, coords, y, optimizer=optax.adam(1e-3), steps=40, record_every=10, progress=False)
     np.testing.assert_array_equal(out.trajectory.steps, [0, 10, 20, 30, 40])
     final = float(psnr_pm1(jax.vmap(out.model)(coords), y))
-    assert out.trajectory.psnr[-1] == pytest.approx(final, rel=1e-12)
+    assert out.trajectory.metric[-1] == pytest.approx(final, rel=1e-12)
     assert out.trajectory.loss[0] == pytest.approx(float(jnp.mean((jax.vmap(model)(coords) - y) ** 2)), rel=1e-12)
     # the other convention is used when asked for
-    out01 = fit(model, coords, y, optimizer=optax.adam(1e-3), steps=10, record_every=10, psnr=psnr_01, progress=False)
-    assert out01.trajectory.psnr[0] == pytest.approx(float(psnr_01(jax.vmap(model)(coords), y)), rel=1e-12)
+    out01 = fit(model, coords, y, optimizer=optax.adam(1e-3), steps=10, record_every=10, metric=psnr_01, progress=False)
+    assert out01.trajectory.metric[0] == pytest.approx(float(psnr_01(jax.vmap(model)(coords), y)), rel=1e-12)
 
 
 def test_chunking_does_not_change_the_fit(key):
@@ -34,7 +34,7 @@ def test_chunking_does_not_change_the_fit(key):
     model = siren((2, 16, 1), key=key)
     a = fit(model, coords, y, optimizer=optax.adam(1e-3), steps=40, record_every=10, steps_per_chunk=40, progress=False)
     b = fit(model, coords, y, optimizer=optax.adam(1e-3), steps=40, record_every=10, steps_per_chunk=10, progress=False)
-    np.testing.assert_allclose(a.trajectory.psnr, b.trajectory.psnr, rtol=1e-10)
+    np.testing.assert_allclose(a.trajectory.metric, b.trajectory.metric, rtol=1e-10)
     np.testing.assert_allclose(np.asarray(a.model.layers[0].weight), np.asarray(b.model.layers[0].weight), rtol=1e-10)
 
 
@@ -49,10 +49,10 @@ def test_resume_from_checkpoint(key, tmp_path):
     resumed = fit(model, coords, y, optimizer=opt, steps=40, record_every=10, steps_per_chunk=20,
                   checkpoint=ckpt, progress=False)
     np.testing.assert_array_equal(resumed.trajectory.steps, full.trajectory.steps)
-    np.testing.assert_allclose(resumed.trajectory.psnr, full.trajectory.psnr, rtol=1e-10)
+    np.testing.assert_allclose(resumed.trajectory.metric, full.trajectory.metric, rtol=1e-10)
     # negative: starting again from the initial model (no checkpoint) does not continue the first fit
     again = fit(model, coords, y, optimizer=opt, steps=20, record_every=10, progress=False)
-    assert again.trajectory.psnr[-1] != pytest.approx(full.trajectory.psnr[-1], rel=1e-6)
+    assert again.trajectory.metric[-1] != pytest.approx(full.trajectory.metric[-1], rel=1e-6)
 
 
 def test_bad_input(key):

@@ -86,7 +86,7 @@ def test_each_model_fits_better_than_init(key, make, lr):
     out = fit(model, coords, rgb, optimizer=optax.adam(lr), steps=60, record_every=30, progress=False)
     after = float(psnr_pm1(jax.vmap(out.model)(coords), rgb))
     assert after > before + 3.0
-    assert out.trajectory.psnr[0] == pytest.approx(before, rel=1e-12)
+    assert out.trajectory.metric[0] == pytest.approx(before, rel=1e-12)
 
 
 def test_bad_sizes(key):

@@ -24,10 +24,10 @@ from models.inr._psnr import psnr_pm1
 
 
 class Trajectory(NamedTuple):
-    """PSNR and training loss after ``steps[i]`` optimiser steps (``steps[0] == 0``)."""
+    """The metric (PSNR for images) and training loss after ``steps[i]`` steps (``steps[0] == 0``)."""
 
     steps: np.ndarray
-    psnr: np.ndarray
+    metric: np.ndarray
     loss: np.ndarray
 
 
@@ -48,7 +48,7 @@ def mse_loss(model: Callable, coords: Float[Array, "n d"], target: Float[Array, 
 
 
 @eqx.filter_jit
-def _run_chunk(params, opt_state, static, coords, target, optimizer, loss, predict_fn, psnr, n_blocks, record_every):
+def _run_chunk(params, opt_state, static, coords, target, optimizer, loss, predict_fn, metric, n_blocks, record_every):
     def objective(p):
         return loss(eqx.combine(p, static), coords, target)
 
@@ -61,7 +61,7 @@ def _run_chunk(params, opt_state, static, coords, target, optimizer, loss, predi
 
     def block(carry, _):
         carry, values = jax.lax.scan(step, carry, None, length=record_every)
-        score = psnr(predict_fn(eqx.combine(carry[0], static), coords), target)
+        score = metric(predict_fn(eqx.combine(carry[0], static), coords), target)
         return carry, (score, values[-1])
 
     (params, opt_state), (scores, values) = jax.lax.scan(block, (params, opt_state), None, length=n_blocks)
@@ -69,15 +69,15 @@ def _run_chunk(params, opt_state, static, coords, target, optimizer, loss, predi
 
 
 @eqx.filter_jit
-def _score(params, static, coords, target, loss, predict_fn, psnr):
+def _score(params, static, coords, target, loss, predict_fn, metric):
     model = eqx.combine(params, static)
-    return psnr(predict_fn(model, coords), target), loss(model, coords, target)
+    return metric(predict_fn(model, coords), target), loss(model, coords, target)
 
 
 def _save(checkpoint: Path, params, opt_state, traj: Trajectory) -> None:
     tmp = checkpoint.with_name(checkpoint.name + ".tmp")
     eqx.tree_serialise_leaves(tmp, (params, opt_state))
-    np.savez(tmp.with_suffix(".npz"), steps=traj.steps, psnr=traj.psnr, loss=traj.loss)
+    np.savez(tmp.with_suffix(".npz"), steps=traj.steps, metric=traj.metric, loss=traj.loss)
     os.replace(tmp.with_suffix(".npz"), checkpoint.with_suffix(".npz"))
     os.replace(tmp, checkpoint)
 
@@ -85,7 +85,7 @@ def _save(checkpoint: Path, params, opt_state, traj: Trajectory) -> None:
 def _load(checkpoint: Path, params, opt_state):
     params, opt_state = eqx.tree_deserialise_leaves(checkpoint, (params, opt_state))
     with np.load(checkpoint.with_suffix(".npz")) as z:
-        traj = Trajectory(z["steps"], z["psnr"], z["loss"])
+        traj = Trajectory(z["steps"], z["metric"], z["loss"])
     return params, opt_state, traj
 
 
@@ -99,7 +99,7 @@ def fit(
     record_every: int = 100,
     loss: Callable = mse_loss,
     predict_fn: Callable = predict,
-    psnr: Callable = psnr_pm1,
+    metric: Callable = psnr_pm1,
     opt_state: optax.OptState | None = None,
     steps_per_chunk: int = 1000,
     checkpoint: str | Path | None = None,
@@ -107,9 +107,10 @@ def fit(
 ) -> FitResult:
     """Fit ``model`` to ``target`` at ``coords`` with full-batch steps of ``optimizer``.
 
-    ``loss(model, coords, target)`` is minimised; ``psnr(predict_fn(model, coords), target)``
-    is recorded at step 0 and every ``record_every`` steps (choose ``psnr_pm1`` for [-1,1]
-    data, ``psnr_01`` for [0,1] data). Pass ``opt_state`` to continue an optimiser; leave it
+    ``loss(model, coords, target)`` is minimised; ``metric(predict_fn(model, coords), target)``
+    is recorded at step 0 and every ``record_every`` steps: a PSNR for images — choose
+    ``psnr_pm1`` for [-1,1] data (the default, Neural Experts) or ``psnr_01`` for [0,1] data
+    (STRAINER) — or any other score. Pass ``opt_state`` to continue an optimiser; leave it
     out for a fresh one. With ``checkpoint`` (a file path) the fit saves after every chunk
     and, when the file exists, resumes from it instead of starting again.
     """
@@ -129,7 +130,7 @@ def fit(
     if checkpoint is not None and checkpoint.exists():
         params, opt_state, traj = _load(checkpoint, params, opt_state)
     else:
-        score, value = _score(params, static, coords, target, loss, predict_fn, psnr)
+        score, value = _score(params, static, coords, target, loss, predict_fn, metric)
         traj = Trajectory(np.array([0]), np.array([float(score)]), np.array([float(value)]))
 
     done = int(traj.steps[-1])
@@ -137,17 +138,17 @@ def fit(
         while done < steps:
             n_blocks = min(blocks_per_chunk, (steps - done) // record_every)
             params, opt_state, scores, values = _run_chunk(
-                params, opt_state, static, coords, target, optimizer, loss, predict_fn, psnr, n_blocks, record_every
+                params, opt_state, static, coords, target, optimizer, loss, predict_fn, metric, n_blocks, record_every
             )
             new_steps = done + record_every * np.arange(1, n_blocks + 1)
             traj = Trajectory(
                 np.concatenate([traj.steps, new_steps]),
-                np.concatenate([traj.psnr, np.asarray(scores, dtype=np.float64)]),
+                np.concatenate([traj.metric, np.asarray(scores, dtype=np.float64)]),
                 np.concatenate([traj.loss, np.asarray(values, dtype=np.float64)]),
             )
             done = int(new_steps[-1])
             bar.update(record_every * n_blocks)
-            bar.set_postfix(psnr=f"{traj.psnr[-1]:.2f}")
+            bar.set_postfix(metric=f"{traj.metric[-1]:.4g}")
             if checkpoint is not None:
                 _save(checkpoint, params, opt_state, traj)
     return FitResult(eqx.combine(params, static), opt_state, traj)

@@ -15,10 +15,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from models.inr._siren import Params, bias_bound, default_float, siren_init, siren_weight_bound
-
-
-def _uniform(key, shape, bound, dtype):
-    return jax.random.uniform(key, shape, dtype, -bound, bound)
+from models.inr._siren import uniform as _uniform
 
 
 def _siren_weights(key, n_in, n_out, *, first, omega0, bias_init, dtype):

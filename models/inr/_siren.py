@@ -38,6 +38,14 @@ def bias_bound(fan_in: int, bias_init: str) -> float:
     return 0.0 if bias_init == "zero" else 1.0 / fan_in**0.5
 
 
+def uniform(key: PRNGKeyArray, shape: tuple[int, ...], bound: float, dtype) -> Array:
+    """U(±bound). Drawn as ``bound · U(-1, 1)`` so that one compiled sampler per shape
+    serves every bound (jax compiles ``uniform`` per bound value otherwise)."""
+    if bound == 0.0:
+        return jnp.zeros(shape, dtype)
+    return bound * jax.random.uniform(key, shape, dtype, -1.0, 1.0)
+
+
 def siren_init(
     key: PRNGKeyArray,
     sizes: tuple[int, ...] = (2, 32, 32, 1),
@@ -62,8 +70,8 @@ def siren_init(
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         w_bound = siren_weight_bound(n_in, first=i == 0, omega0=omega0)
         b_bound = bias_bound(n_in, bias_init)
-        W = jax.random.uniform(keys[2 * i], (n_out, n_in), dtype, -w_bound, w_bound)
-        b = jax.random.uniform(keys[2 * i + 1], (n_out,), dtype, -b_bound, b_bound)
+        W = uniform(keys[2 * i], (n_out, n_in), w_bound, dtype)
+        b = uniform(keys[2 * i + 1], (n_out,), b_bound, dtype)
         params.append((W, b))
     return tuple(params)
 
