@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sympy
-from sympy.parsing.sympy_parser import parse_expr, standard_transformations
+from sympy.parsing.sympy_parser import parse_expr, rationalize, standard_transformations
 
 from symm._symbols import DeriveError, x
 
@@ -171,9 +171,14 @@ _FUNCTIONS.update(I=sympy.I, Matrix=sympy.Matrix, abs=sympy.Abs, max=sympy.Max, 
 _CALL = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*", re.S)
 
 
+_UNSAFE = re.compile(r"__|[A-Za-z_)\]]\s*\.|\blambda\b")  # no attribute access or lambdas
+
+
 def _parse(text: str) -> sympy.Expr:
+    if _UNSAFE.search(text):
+        raise DeriveError(f"could not parse {text!r}: only arithmetic and functions such as tanh(x) are allowed")
     try:
-        parsed = parse_expr(text, local_dict={}, global_dict=dict(_FUNCTIONS), transformations=standard_transformations)
+        parsed = parse_expr(text, local_dict={}, global_dict=dict(_FUNCTIONS), transformations=(*standard_transformations, rationalize))
     except Exception as error:  # sympy raises many kinds here; all mean "not parsable"
         raise DeriveError(f"could not parse {text!r} as an expression in one variable, e.g. 'x/(1+Abs(x))'") from error
     unknown = {type(f).__name__ for f in parsed.atoms(sympy.core.function.AppliedUndef)} if isinstance(
@@ -206,8 +211,14 @@ def _validated(expr, source: str) -> sympy.Expr:
     if not symbols:
         raise DeriveError(f"{source!r} does not depend on a variable; an activation needs one, e.g. 'tanh(x)'")
     expr = expr.subs(symbols[0], x)
-    for point in (-2, -sympy.Rational(1, 2), sympy.Rational(1, 3), 2):
-        value = expr.subs(x, point).evalf(20)
+    for point in (0, -2, -sympy.Rational(1, 2), sympy.Rational(1, 3), 2):
+        value = expr.subs(x, point)
+        if value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            raise DeriveError(
+                f"{source!r} is not defined at x = {point}; activations must be defined on all of ℝ "
+                "(use Piecewise to give the value there)"
+            )
+        value = value.evalf(20)
         if not value.is_real:
             raise DeriveError(f"{source!r} is not real at x = {point} (value {value}); activations must be real on all of ℝ")
     return expr

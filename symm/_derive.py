@@ -33,7 +33,7 @@ import sympy
 from symm._certificate import Certificate, Counterexample, IdentityStep
 from symm._character import TRIVIAL, Character, character_of
 from symm._derive_interval import IntervalUnsupported, enclose, excludes_zero, midpoint
-from symm._derive_pieces import Unproven
+from symm._derive_pieces import Unproven, breakpoints
 from symm._symbols import a, x
 
 Group = Literal["trivial", "sign", "positive", "nonzero"]
@@ -43,7 +43,7 @@ _T = sympy.Symbol("t", positive=True)
 _GRID = tuple(
     sympy.Rational(n, d) for n, d in ((0, 1), (1, 4), (1, 2), (1, 1), (3, 2), (2, 1), (3, 1))
 )
-_GRID = tuple(sorted(set(_GRID) | {-p for p in _GRID}))
+_GRID = tuple(sorted(set(_GRID) | {-p for p in _GRID} | {sympy.Integer(s * 10**k) for s in (1, -1) for k in (1, 2)}))
 _POSITIVE_SCALES = (sympy.Integer(2), sympy.Rational(1, 2), sympy.Integer(3))
 _ANCHORS = tuple(sympy.Rational(p) for p in ("1", "-1", "2", "-2", "1/2", "-1/2", "3", "-3"))
 
@@ -129,11 +129,22 @@ class _Values:
             return False
 
 
+def _grid(sigma: sympy.Expr) -> tuple[sympy.Expr, ...]:
+    """The search grid, widened around the kinks of σ (e.g. hardtanh's ±1) when it has any."""
+    try:
+        kinks = [point for point in breakpoints(sigma) if point.is_Rational and point != 0]
+    except Unproven:
+        kinks = []
+    extra = {k * point / 2 for point in kinks for k in (1, 2, 3, 4, -1, -2, -3, -4)}
+    return tuple(sorted(set(_GRID) | extra))
+
+
 def _search(values: _Values, scales, refutes: str) -> Counterexample | None:
     """Three grid points whose equations σ(s·x_k) = b·σ(x_k) + c are inconsistent."""
+    grid = _grid(values.sigma)
     for scale in scales:
-        u = np.array([values.number(p) for p in _GRID])
-        v = np.array([values.number(scale * p) for p in _GRID])
+        u = np.array([values.number(p) for p in grid])
+        v = np.array([values.number(scale * p) for p in grid])
         usable = np.flatnonzero(np.isfinite(u) & np.isfinite(v))
         triples = np.array(list(itertools.combinations(usable, 3)))
         if len(triples) == 0:
@@ -144,7 +155,7 @@ def _search(values: _Values, scales, refutes: str) -> Counterexample | None:
         for index in np.argsort(-score)[:4]:
             if score[index] < 1e-9:
                 break
-            points = tuple(_GRID[i] for i in triples[index])
+            points = tuple(grid[i] for i in triples[index])
             found = Counterexample.build(refutes, values.sigma, scale, points)
             if found is not None:
                 return found

@@ -19,6 +19,9 @@ BAD_INPUT = [
     ("rleu", "did you mean 'relu'"),
     ("tahn(x)", "did you mean .*'tanh'"),
     ("3", "does not depend on a variable"),
+    ("1/x", "not defined at x = 0"),
+    ("sin(x)/x", "not defined at x = 0"),
+    ("x.func", "could not parse"),
 ]
 
 

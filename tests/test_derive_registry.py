@@ -86,12 +86,16 @@ def test_known_symmetry(name):
         ("cos(x)*Heaviside(x)", "trivial", 1, 0),
         ("log(1 + x**2)", "sign", 1, 0),
         ("t**3", "nonzero", a**3, 0),
+        ("Heaviside(x)", "nonzero", a / sympy.Abs(a), sympy.Piecewise((0, a > 0), (1, True))),
+        ("Min(10, Max(-10, x))", "sign", a, 0),  # kinks far from 0: the search grid follows them
+        ("sin(0.001*x)", "sign", a, 0),  # decimal literals are read exactly (1/1000)
     ],
 )
 def test_derived_not_looked_up(spec, group, phi, offset):
     """Expressions outside the registry are derived from their formula."""
     symmetry = symm.derive(spec)
     assert (symmetry.group, _same(symmetry.phi, phi), _same(symmetry.offset, offset)) == (group, True, True)
+    assert symmetry.undecided == ()
 
 
 def test_parameters_change_the_expression_not_the_symmetry():
