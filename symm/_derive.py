@@ -141,8 +141,9 @@ def _grid(sigma: sympy.Expr) -> tuple[sympy.Expr, ...]:
 
 def _search(values: _Values, scales, refutes: str) -> Counterexample | None:
     """Three grid points whose equations σ(s·x_k) = b·σ(x_k) + c are inconsistent."""
-    grid = _grid(values.sigma)
-    for scale in scales:
+    full = _grid(values.sigma)
+    small = tuple(p for p in full if abs(p) <= 3)
+    for grid, scale in itertools.product((small, full), scales):  # prefer small, readable points
         u = np.array([values.number(p) for p in grid])
         v = np.array([values.number(scale * p) for p in grid])
         usable = np.flatnonzero(np.isfinite(u) & np.isfinite(v))
