@@ -52,7 +52,7 @@ _ANCHORS = tuple(sympy.Rational(p) for p in ("1", "-1", "2", "-2", "1/2", "-1/2"
 class ActivationSymmetry:
     """The derived symmetry of one activation: σ(a·x) = φ(a)·σ(x) + c(a) for a in ``group``."""
 
-    activation: sympy.Expr
+    expr: sympy.Expr
     group: Group
     phi: sympy.Expr
     offset: sympy.Expr

@@ -113,18 +113,11 @@ def _branch_quantities(expr: sympy.Expr) -> list[sympy.Expr]:
 
 
 def _sorted(points) -> list[sympy.Expr]:
-    points = list(set(points))
+    points = set(points)
     for point in points:
-        if not point.is_real or point.is_infinite:
-            raise Unproven(f"breakpoint {point} is not a finite real number")
-    try:
-        return sorted(points, key=lambda p: sympy.Float(p, 30) if p.is_number else _order_key(p))
-    except TypeError as error:
-        raise Unproven(f"cannot order the breakpoints {points}") from error
-
-
-def _order_key(point):
-    raise TypeError(point)
+        if not (point.is_number and point.is_real and point.is_finite):
+            raise Unproven(f"breakpoint {point} is not a known finite real number, so the regions cannot be ordered")
+    return sorted(points, key=lambda point: sympy.Float(point, 30))
 
 
 def regions(points: list[sympy.Expr]) -> list[tuple[sympy.Expr, sympy.Expr]]:
