@@ -44,6 +44,10 @@ class GMNLayer(eqx.Module):
     # input / output vertices (type 1): unconstrained MLPs, residual
     update_in: InvariantMLP
     update_out: InvariantMLP
+    # optional bias-free linear paths added to those MLPs (type 1, so any linear map is allowed);
+    # they let an I/O update express affine maps exactly, e.g. b + Σ w h on output vertices
+    linear_in: Linear | None
+    linear_out: Linear | None
     # edges: e' = Γe ⊙ MLP([inv(src), inv(dst), inv(e)])
     edge_gamma: Linear
     edge_inv: ScaleInv
@@ -63,7 +67,8 @@ class GMNLayer(eqx.Module):
     update_delta: ScaleEq | None  # 1/q -> 1/q
     bidirectional: bool = eqx.field(static=True)
 
-    def __init__(self, d: int, d_hidden: int, *, bidirectional: bool, dropout: float, key: PRNGKeyArray, dtype=None):
+    def __init__(self, d: int, d_hidden: int, *, bidirectional: bool, dropout: float, key: PRNGKeyArray, dtype=None,
+                 io_linear: bool = False):
         k = iter(jax.random.split(key, 32))
         kw = dict(dtype=dtype)
         n_inv = 7 * d if bidirectional else 3 * d  # hidden-vertex invariants
@@ -81,6 +86,12 @@ class GMNLayer(eqx.Module):
         self.update_h = ScaleEq(d, d, n_inv, d_hidden, dropout=dropout, key=next(k), **kw)
         self.update_in = InvariantMLP(n_io, d_hidden, n_streams * d, dropout=dropout, key=next(k), **kw)
         self.update_out = InvariantMLP(n_io, d_hidden, n_streams * d, dropout=dropout, key=next(k), **kw)
+        if io_linear:
+            k_in, k_out = jax.random.split(jax.random.fold_in(key, 1))
+            self.linear_in = Linear(n_io, n_streams * d, key=k_in, **kw)
+            self.linear_out = Linear(n_io, n_streams * d, key=k_out, **kw)
+        else:
+            self.linear_in = self.linear_out = None
         self.edge_gamma = Linear(d, d, key=next(k), **kw)
         self.edge_inv = ScaleInv(d, key=next(k), **kw)
         self.edge_gate = InvariantMLP(d, d_hidden, d, dropout=dropout, key=next(k), **kw)
@@ -150,7 +161,11 @@ class GMNLayer(eqx.Module):
                 incoming = [fw[l]] + ([back[l]] if self.bidirectional else [])
                 I = jnp.concatenate(streams + incoming, axis=-1)
                 mlp = self.update_in if l == 0 else self.update_out
-                out = jnp.split(mlp(I, key=next(keys)), len(streams), axis=-1)
+                o = mlp(I, key=next(keys))
+                linear = self.linear_in if l == 0 else self.linear_out
+                if linear is not None:
+                    o = o + linear(I)
+                out = jnp.split(o, len(streams), axis=-1)
                 x2, h2 = x + out[0], h + out[1]
                 d2 = s.delta[l] + out[2] if self.bidirectional else zero
             mask = s.masks[l][:, None]
