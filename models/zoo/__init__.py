@@ -1,20 +1,30 @@
 """Weight zoos built in-process: SIREN INRs of images and small CNNs, stored as resumable shards."""
 
+from models.zoo._cnn_zoo import CnnZooConfig, build_cnn_zoo, cnn_apply, train_cnns
 from models.zoo._inr_zoo import InrZooConfig, build_inr_zoo, fit_sirens, pixel_grid, reconstruct
 from models.zoo._sources import ImageSource, SourceError, load_source
+from models.zoo._plots import plot_accuracy_histogram, plot_psnr_histogram, plot_reconstructions, plot_zoo
 from models.zoo._storage import SPLITS, Zoo, ZooFormatError, load_zoo
 
 __all__ = [
     "SPLITS",
+    "CnnZooConfig",
     "ImageSource",
     "InrZooConfig",
     "SourceError",
     "Zoo",
     "ZooFormatError",
+    "build_cnn_zoo",
     "build_inr_zoo",
+    "cnn_apply",
     "fit_sirens",
     "load_source",
     "load_zoo",
     "pixel_grid",
+    "plot_accuracy_histogram",
+    "plot_psnr_histogram",
+    "plot_reconstructions",
+    "plot_zoo",
     "reconstruct",
+    "train_cnns",
 ]
