@@ -89,6 +89,9 @@ def test_known_symmetry(name):
         ("Heaviside(x)", "nonzero", a / sympy.Abs(a), sympy.Piecewise((0, a > 0), (1, True))),
         ("Min(10, Max(-10, x))", "sign", a, 0),  # kinks far from 0: the search grid follows them
         ("sin(0.001*x)", "sign", a, 0),  # decimal literals are read exactly (1/1000)
+        ("Abs(sin(x))", "sign", 1, 0),  # infinitely many kinks: proven without splitting
+        ("Max(0, sin(x))", "trivial", 1, 0),
+        ("Abs(x + 1) - Abs(x - 1)", "sign", a, 0),
     ],
 )
 def test_derived_not_looked_up(spec, group, phi, offset):
