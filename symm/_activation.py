@@ -139,9 +139,12 @@ _builtin("gaussian", lambda: sympy.exp(-(x**2)))
 _builtin("signed_square", lambda: x * sympy.Abs(x))
 
 
-def registry_names() -> list[str]:
-    """Registered activation names, in registration order."""
-    return list(_REGISTRY)
+_BUILTIN_NAMES = tuple(_REGISTRY)
+
+
+def registry_names(*, builtin_only: bool = False) -> list[str]:
+    """Registered activation names, in registration order (``builtin_only``: the library's own)."""
+    return list(_BUILTIN_NAMES) if builtin_only else list(_REGISTRY)
 
 
 def register_activation(name: str, expr, *, fn: Callable | None = None) -> Activation:

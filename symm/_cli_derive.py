@@ -14,15 +14,15 @@ def _short(expr) -> str:
     return sympy.sstr(expr.xreplace({f: sympy.Float(f, 8) for f in expr.atoms(sympy.Float)}))
 
 
-def registry_table(markdown: bool = False) -> str:
-    """Every registered activation with its derived group, φ and offset."""
+def registry_table(markdown: bool = False, names: list[str] | None = None) -> str:
+    """Registered activations (default: all) with their derived group, φ and offset."""
     import sympy
 
     from symm._activation import get_activation, registry_names
     from symm._derive import derive
 
     rows = []
-    for name in registry_names():
+    for name in registry_names() if names is None else names:
         activation = get_activation(name)
         symmetry = derive(activation)
         rows.append((name, _short(activation.expr), symmetry.group, _short(symmetry.phi), _short(symmetry.offset)))
