@@ -87,3 +87,19 @@ def test_phi_and_offset_functions_are_jax_and_typed():
     np.testing.assert_array_equal(np.asarray(symmetry.offset_fn(q)), [0.0, 1.0])
     constant = symm.derive("cos").phi_fn(jnp.ones(3, dtype=jnp.float32))
     assert constant.shape == (3,) and constant.dtype == jnp.float32
+
+
+@settings(deadline=None, max_examples=8)
+@given(numerator=st.integers(-60, 60).filter(lambda n: n != 0), denominator=st.integers(1, 7))
+def test_sine_of_any_frequency_has_the_sign_group(numerator, denominator):
+    symmetry = symm.derive("sin", omega=f"{numerator}/{denominator}")
+    assert (symmetry.group, symmetry.phi, symmetry.offset) == ("sign", symm.a, 0)
+
+
+@settings(deadline=None, max_examples=8)
+@given(slope=st.fractions(-5, 5, max_denominator=9))
+def test_leaky_relu_group_depends_on_the_slope(slope):
+    """slope 1 is the identity, −1 is |x|; every other slope gives the positive group."""
+    symmetry = symm.derive("leaky_relu", slope=str(slope))
+    expected = {1: ("nonzero", symm.a), -1: ("nonzero", abs(symm.a))}.get(slope, ("positive", symm.a))
+    assert (symmetry.group, symmetry.phi) == expected
