@@ -294,5 +294,13 @@ def get_activation(spec, **params) -> Activation:
         return _activation_of_string(spec.strip(), tuple(sorted(params.items(), key=lambda kv: kv[0])))
     if params:
         raise DeriveError("keyword parameters apply to registry names only")
+    try:
+        return _activation_of_sympy(spec)
+    except TypeError:  # unhashable input (a mutable Matrix, a list): validate without the cache
+        return _activation_of_sympy.__wrapped__(spec)
+
+
+@functools.lru_cache(maxsize=512)
+def _activation_of_sympy(spec) -> Activation:
     expr = _validated(spec, source=str(spec))
     return Activation(sympy.sstr(expr), expr, jax_function(expr))
