@@ -80,6 +80,12 @@ class ActivationSymmetry:
     def __str__(self) -> str:
         return f"group {self.group}, φ(a) = {sympy.sstr(self.phi)}, c(a) = {sympy.sstr(self.offset)}"
 
+    def __repr__(self) -> str:
+        return (
+            f"ActivationSymmetry(expr={sympy.sstr(self.expr)}, group={self.group!r}, phi={sympy.sstr(self.phi)}, "
+            f"offset={sympy.sstr(self.offset)}, undecided={len(self.undecided)})"
+        )
+
 
 def _jax_of(expr: sympy.Expr) -> Callable:
     import jax.numpy as jnp
