@@ -200,7 +200,8 @@ def train_cnns(seeds, hyper, train_x, train_y, test_x, test_y, *, shapes, max_st
             k = jax.random.fold_in(data_key, t)
             idx = pool[jax.random.randint(jax.random.fold_in(k, 0), (batch_size,), 0, n_seen)]
             grads = jax.grad(loss)(params, idx, jax.random.fold_in(k, 1))
-            updates, new_state = optimiser.update(grads, state, params)
+            with jax.numpy_dtype_promotion("standard"):  # optax mixes python floats and int32 step counts
+                updates, new_state = optimiser.update(grads, state, params)
             active = t < h["steps"].astype(jnp.int32)
             keep = lambda new, old: jnp.where(active, new, old)
             params = jax.tree.map(keep, optax.apply_updates(params, updates), params)

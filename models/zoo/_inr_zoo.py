@@ -118,7 +118,8 @@ def fit_sirens(seeds, images, *, sizes, omega0, steps, lr, schedule):
         def step(carry, _):
             params, state = carry
             grads = jax.grad(mse)(params, target)
-            updates, state = optimiser.update(grads, state, params)
+            with jax.numpy_dtype_promotion("standard"):  # optax mixes python floats and int32 step counts
+                updates, state = optimiser.update(grads, state, params)
             return (optax.apply_updates(params, updates), state), None
 
         (params, _), _ = jax.lax.scan(step, (params, optimiser.init(params)), length=steps)
