@@ -56,10 +56,13 @@ def _run(args) -> int:
         raise UserError(str(error)) from error
     import sympy
 
-    print(f"activation: {activation.name}")
-    print(f"group:      {symmetry.group}")
-    print(f"phi(a):     {sympy.sstr(symmetry.phi)}")
-    print(f"offset c(a): {sympy.sstr(symmetry.offset)}")
+    for label, value in (
+        ("activation", activation.name),
+        ("group", symmetry.group),
+        ("phi(a)", sympy.sstr(symmetry.phi)),
+        ("offset c(a)", sympy.sstr(symmetry.offset)),
+    ):
+        print(f"{label + ':':13s}{value}")
     print()
     print(symmetry.certificate)
     return 0

@@ -75,9 +75,9 @@ def test_cli_usage_errors(capsys):
 def test_cli_prints_group_phi_offset_and_proof(capsys):
     assert main(["derive", "1/(1+exp(-x))"]) == 0
     out = capsys.readouterr().out
-    assert "group:      sign" in out
-    assert "phi(a):     a" in out
-    assert "offset c(a): 1/2 - a/2" in out
+    assert "\ngroup:       sign\n" in out
+    assert "\nphi(a):      a\n" in out
+    assert "\noffset c(a): 1/2 - a/2\n" in out
     assert "For a = −1" in out and "The positive group is too large" in out
 
 
