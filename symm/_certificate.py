@@ -18,7 +18,20 @@ import sympy
 
 from symm._derive_interval import IntervalUnsupported, enclose, excludes_zero, interval_text
 from symm._derive_pieces import Piece, Unproven, prove_equal
-from symm._symbols import x
+from symm._symbols import a, x
+
+# Scales that stand for a whole part of a group in an identity step.
+POSITIVE_SCALE = sympy.Symbol("a", positive=True)  # every a > 0
+T = sympy.Symbol("t", positive=True)  # a = −t: every a < 0
+
+# The scales whose identities make up each group, and the larger groups to refute.
+_GROUP_SCALES = {
+    "trivial": {sympy.Integer(1)},
+    "sign": {sympy.Integer(1), sympy.Integer(-1)},
+    "positive": {POSITIVE_SCALE},
+    "nonzero": {POSITIVE_SCALE, -T},
+}
+_LARGER = {"trivial": ("sign", "positive"), "sign": ("positive",), "positive": ("sign",), "nonzero": ()}
 
 
 class CertificateError(AssertionError):
@@ -139,9 +152,22 @@ class Certificate:
     undecided: tuple[str, ...] = ()
 
     def check(self) -> None:
-        """Re-run every step from the activation alone; raise CertificateError if one fails."""
+        """Re-run every step from the activation alone; raise CertificateError if one fails.
+
+        Also checks that the steps cover the claimed group, agree with the stated φ and c,
+        and that every larger group is refuted or listed as undecided.
+        """
+        if {step.scale for step in self.identities} != _GROUP_SCALES[self.group]:
+            raise CertificateError(f"the identity steps do not cover the {self.group} group")
         for step in self.identities:
+            for name, stated, proven in (("φ", self.phi, step.phi), ("c", self.offset, step.offset)):
+                if sympy.expand(stated.subs(a, step.scale) - proven) != 0:
+                    raise CertificateError(f"{name}(a) = {_text(stated)} disagrees with the step for {step.part}")
             step.check(self.activation)
+        refuted = {counterexample.refutes for counterexample in self.counterexamples}
+        for larger in _LARGER[self.group]:
+            if larger not in refuted and not any(item.startswith(larger) for item in self.undecided):
+                raise CertificateError(f"the larger {larger} group is neither refuted nor listed as undecided")
         for counterexample in self.counterexamples:
             counterexample.check(self.activation)
 

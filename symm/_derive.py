@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 import sympy
 
-from symm._certificate import Certificate, Counterexample, IdentityStep
+from symm._certificate import POSITIVE_SCALE, T, Certificate, Counterexample, IdentityStep
 from symm._character import TRIVIAL, Character, character_of
 from symm._derive_interval import IntervalUnsupported, enclose, excludes_zero, midpoint
 from symm._derive_pieces import Unproven, breakpoints
@@ -38,8 +38,8 @@ from symm._symbols import a, x
 
 Group = Literal["trivial", "sign", "positive", "nonzero"]
 
-_POSITIVE = sympy.Symbol("a", positive=True)
-_T = sympy.Symbol("t", positive=True)
+_POSITIVE = POSITIVE_SCALE
+_T = T
 _GRID = tuple(
     sympy.Rational(n, d) for n, d in ((0, 1), (1, 4), (1, 2), (1, 1), (3, 2), (2, 1), (3, 1))
 )
@@ -247,7 +247,12 @@ def derive_expression(sigma: sympy.Expr) -> ActivationSymmetry:
     sign_refuted = _search(values, (sympy.Integer(-1),), "sign")
     anchor = _anchor(values)
     if anchor is None:
-        undecided.append("σ takes the same value at every test point, so no candidate φ could be read off")
+        for group, refuted in (("positive", positive_refuted), ("sign", sign_refuted)):
+            if refuted is None:
+                undecided.append(
+                    f"{group} group: no counterexample found, and σ takes the same value at every test point, "
+                    "so no candidate φ could be read off"
+                )
 
     positive_step = None
     if positive_refuted is None and anchor is not None:

@@ -72,6 +72,25 @@ def test_tampered_identity_is_rejected():
         dataclasses.replace(certificate, identities=(wrong,)).check()
 
 
+def test_stated_phi_must_match_the_proven_steps():
+    certificate = symm.derive("tanh").certificate
+    with pytest.raises(symm.CertificateError, match="disagrees"):
+        dataclasses.replace(certificate, phi=symm.a**2).check()  # (a**3 would agree on {±1})
+    with pytest.raises(symm.CertificateError, match="disagrees"):
+        dataclasses.replace(symm.derive("sigmoid").certificate, offset=sympy.Integer(0)).check()
+
+
+def test_claimed_group_must_be_covered_and_larger_groups_refuted():
+    tanh = symm.derive("tanh").certificate
+    with pytest.raises(symm.CertificateError, match="do not cover"):
+        dataclasses.replace(tanh, group="nonzero").check()
+    relu = symm.derive("relu").certificate
+    with pytest.raises(symm.CertificateError, match="neither refuted"):
+        dataclasses.replace(relu, counterexamples=()).check()
+    # listing the open question instead is honest and accepted
+    dataclasses.replace(relu, counterexamples=(), undecided=("sign group: open",)).check()
+
+
 def test_tampered_counterexample_is_rejected():
     certificate = symm.derive("tanh").certificate
     (counterexample,) = certificate.counterexamples
