@@ -3,6 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,3 +104,32 @@ def test_leaky_relu_group_depends_on_the_slope(slope):
     symmetry = symm.derive("leaky_relu", slope=str(slope))
     expected = {1: ("nonzero", symm.a), -1: ("nonzero", abs(symm.a))}.get(slope, ("positive", symm.a))
     assert (symmetry.group, symmetry.phi) == expected
+
+
+NONZERO_INT = st.integers(-9, 9).filter(lambda n: n != 0)
+
+
+@settings(deadline=None, max_examples=5)
+@given(c1=NONZERO_INT, c3=NONZERO_INT, c5=st.integers(-9, 9))
+def test_odd_polynomials_have_the_sign_group(c1, c3, c5):
+    x = symm.x
+    symmetry = symm.derive(c1 * x + c3 * x**3 + c5 * x**5)
+    assert (symmetry.group, symmetry.phi, symmetry.offset) == ("sign", symm.a, 0)
+
+
+@settings(deadline=None, max_examples=5)
+@given(c0=st.integers(-9, 9), c2=NONZERO_INT, c4=NONZERO_INT)
+def test_even_polynomials_have_the_sign_group_with_trivial_phi(c0, c2, c4):
+    x = symm.x
+    symmetry = symm.derive(c0 + c2 * x**2 + c4 * x**4)
+    assert (symmetry.group, symmetry.phi, symmetry.offset) == ("sign", 1, 0)
+
+
+@settings(deadline=None, max_examples=5)
+@given(c=NONZERO_INT, k=st.integers(1, 7), shift=st.integers(-3, 3))
+def test_shifted_monomials_have_the_nonzero_group(c, k, shift):
+    """σ = c·x^k + s: every a ≠ 0 works with φ(a) = a^k and offset (1 − a^k)·s."""
+    symmetry = symm.derive(c * symm.x**k + shift)
+    assert symmetry.group == "nonzero"
+    assert sympy.expand(symmetry.phi - symm.a**k) == 0
+    assert sympy.expand(symmetry.offset - (1 - symm.a**k) * shift) == 0
