@@ -4,7 +4,6 @@ import dataclasses
 
 import jax.numpy as jnp
 import mpmath
-import numpy as np
 import pytest
 import sympy
 
