@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sympy
+from jaxtyping import Array, ArrayLike
 from sympy.parsing.sympy_parser import parse_expr, rationalize, standard_transformations
 
 from symm._symbols import DeriveError, x
@@ -34,7 +35,7 @@ class Activation:
     expr: sympy.Expr
     fn: Callable = dataclasses.field(compare=False, hash=False, repr=False)
 
-    def __call__(self, z):
+    def __call__(self, z: ArrayLike) -> Array:
         return self.fn(z)
 
     @property
@@ -251,8 +252,15 @@ def _from_registry(name: str, args: list[str], kwargs: dict[str, Any]) -> Activa
     expr = _validated(entry.build(**params), source=name)
     changed = [str(value) for key, value in params.items() if value != _number(entry.defaults[key], key, name)]
     label = f"{name}({', '.join(changed)})" if changed else name
-    fn = entry.fast(**params) if entry.fast is not None else jax_function(expr)
+    fn = _on_arrays(entry.fast(**params)) if entry.fast is not None else jax_function(expr)
     return Activation(label, expr, fn)
+
+
+def _on_arrays(fn: Callable) -> Callable:
+    """Let a hand-written function accept anything array-like, as the lambdified ones do."""
+    import jax.numpy as jnp
+
+    return lambda z: fn(jnp.asarray(z))
 
 
 def _balanced(inner: str) -> bool:
