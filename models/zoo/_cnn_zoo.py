@@ -164,7 +164,7 @@ def _accuracy(params, images, labels, activation, chunk: int = 128):
 
     def count(total, batch):
         x, y = batch
-        return total + jnp.sum(jnp.argmax(cnn_logits(params, x, activation), -1) == y), None
+        return total + jnp.sum(jnp.argmax(cnn_logits(params, x, activation), -1) == y).astype(jnp.int32), None
 
     batches = (images.reshape(n_chunks, chunk, *images.shape[1:]), labels.reshape(n_chunks, chunk))
     correct, _ = jax.lax.scan(count, jnp.zeros((), jnp.int32), batches)

@@ -1,0 +1,112 @@
+"""The small-CNN zoo: spread of accuracies, honest records, checkpoints, forward pass."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from models.zoo import CnnZooConfig, ImageSource, build_cnn_zoo, cnn_apply, load_source, load_zoo
+from models.zoo._cnn_zoo import _conv_same, checkpoint_steps, cnn_init, draw_hyperparameters, split_train_test
+
+CONFIG = CnnZooConfig(
+    n=8, channels=(8, 8, 8), steps=(50, 200), lr=(3e-3, 5e-2), train_fraction=(0.02, 1.0), batch_size=16,
+    shard_size=8, checkpoints=3,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    full = load_source("digits")
+    return ImageSource("digits600", full.images[:600], full.labels[:600])  # small pool: cheap evaluation
+
+
+@pytest.fixture(scope="module")
+def zoo(digits, tmp_path_factory):
+    return build_cnn_zoo(digits, tmp_path_factory.mktemp("cnn") / "zoo", CONFIG, progress=False)
+
+
+def _accuracy(params, images, labels, activation):
+    logits = jax.vmap(lambda x: cnn_apply(params, x, activation))(images)
+    return float(jnp.mean(jnp.argmax(logits, -1) == labels))
+
+
+def test_varied_hyperparameters_give_a_real_spread_of_accuracies(zoo):
+    acc = zoo["test_accuracy"]
+    # Ten classes: chance is 0.1; the best networks learn well above it, the worst do not.
+    assert acc.max() > 0.25 and acc.max() - acc.min() > 0.2 and acc.std() > 0.05
+    assert set(zoo.activations) == {"relu", "tanh"}
+
+
+def test_recorded_accuracies_are_those_of_the_stored_weights(zoo, digits):
+    _, test = split_train_test(len(digits), CONFIG.test_fraction, CONFIG.split_seed)
+    images = jnp.asarray(np.transpose(digits.images[test], (0, 3, 1, 2)))
+    labels = jnp.asarray(digits.labels[test])
+    for i in (0, 3, 6):
+        params = jax.tree.map(lambda a: a[i], zoo.params)
+        assert abs(_accuracy(params, images, labels, zoo.activations[i]) - zoo["test_accuracy"][i]) < 1e-6
+
+
+def test_hyperparameters_and_checkpoints_are_recorded(zoo):
+    drawn = draw_hyperparameters(CONFIG)
+    for name, values in drawn.items():
+        np.testing.assert_array_equal(zoo[name], values)
+    assert np.all((zoo["lr"] >= 3e-3 * (1 - 1e-6)) & (zoo["lr"] <= 5e-2 * (1 + 1e-6)))
+    assert np.all((zoo["steps"] >= 50) & (zoo["steps"] <= 200))
+    np.testing.assert_array_equal(zoo["checkpoint_step"], checkpoint_steps(zoo["steps"], 3))
+    assert np.all(zoo["checkpoint_step"][:, 0] == 0) and np.all(zoo["checkpoint_step"][:, -1] == zoo["steps"])
+    # Checkpoint 0 is the seed's initialisation, the last one the final weights.
+    for i in range(len(zoo)):
+        init = cnn_init(jax.random.split(jax.random.key(zoo["seed"][i]), 3)[0], _shapes(zoo), zoo["init_scale"][i])
+        for (w_ck, b_ck), (w0, b0), (w, b) in zip(zoo.checkpoints, init, zoo.params):
+            np.testing.assert_array_equal(w_ck[i, 0], np.asarray(w0))
+            np.testing.assert_array_equal(w_ck[i, -1], w[i])
+            assert not np.array_equal(w_ck[i, 1], w_ck[i, 0])  # training moved it
+    np.testing.assert_array_equal(zoo["test_accuracy"], zoo["test_accuracy_ckpt"][:, -1])
+    # Trained networks beat their own initialisation on the test set.
+    assert np.mean(zoo["test_accuracy_ckpt"][:, -1] > zoo["test_accuracy_ckpt"][:, 0]) >= 0.75
+
+
+def _shapes(zoo):
+    return [(tuple(w.shape[1:]), tuple(b.shape[1:])) for w, b in zoo.params]
+
+
+def test_network_splits_are_disjoint_and_cover_the_zoo(zoo):
+    assert sorted(np.unique(zoo["split"]).tolist()) == [0, 1, 2]
+    parts = [set(np.flatnonzero(zoo["split"] == s).tolist()) for s in range(3)]
+    assert sum(len(p) for p in parts) == len(zoo) and set().union(*parts) == set(range(len(zoo)))
+    train, test = split_train_test(100, 0.2, 0)
+    assert set(train).isdisjoint(test) and len(train) + len(test) == 100
+
+
+def test_forward_pass_equals_the_weight_space(zoo, digits):
+    image = jnp.asarray(np.transpose(digits.images[5], (2, 0, 1)))
+    for name in ("relu", "tanh"):
+        sub = zoo.where_activation(name)
+        space = sub.weight_space()
+        params = jax.tree.map(lambda a: a[0], sub.params)
+        space.validate(params)
+        np.testing.assert_allclose(
+            np.asarray(cnn_apply(params, image, name)), np.asarray(space.apply(params, image)), rtol=1e-5, atol=1e-5
+        )
+    with pytest.raises(ValueError, match="mixes the activations"):
+        zoo.weight_space()
+    loaded = load_zoo(zoo.directory)
+    assert [tuple(w.shape) for w, _ in loaded.params] == [(8, 8, 1, 3, 3), (8, 8, 8, 3, 3), (8, 8, 8, 3, 3), (8, 10, 8)]
+
+
+def test_patch_convolution_equals_lax_convolution(key):
+    x = jax.random.normal(key, (2, 3, 7, 6))
+    W = jax.random.normal(jax.random.fold_in(key, 1), (5, 3, 3, 3))
+    reference = jax.lax.conv_general_dilated(x, W, (1, 1), "SAME", dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    np.testing.assert_allclose(np.asarray(_conv_same(x, W)), np.asarray(reference), rtol=1e-10, atol=1e-12)
+    # Negative check: a flipped kernel (cross-correlation vs convolution) is not the same map.
+    assert not np.allclose(np.asarray(_conv_same(x, W[..., ::-1, ::-1])), np.asarray(reference))
+
+
+def test_bad_configurations_are_refused(digits):
+    with pytest.raises(ValueError, match="activations must be drawn from"):
+        CnnZooConfig(activations=("gelu",))
+    with pytest.raises(ValueError, match="log-uniform"):
+        CnnZooConfig(lr=(0.0, 1e-2))
+    with pytest.raises(ValueError, match="dropout range"):
+        CnnZooConfig(dropout=(0.0, 1.0))
