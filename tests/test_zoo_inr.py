@@ -1,6 +1,8 @@
 """The SIREN INR zoo: fitting quality, records, splits, determinism, storage errors."""
 
+import importlib.util
 import shutil
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -160,3 +162,14 @@ def test_bad_configurations_are_refused():
         InrZooConfig(split=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match="must all be >= 1"):
         InrZooConfig(steps=0)
+
+
+def test_build_zoo_example_runs_and_plots(tmp_path):
+    path = Path(__file__).resolve().parents[1] / "examples" / "build_zoo.py"
+    spec = importlib.util.spec_from_file_location("zoo_example_build_zoo", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    # The sizes of CONFIG above, so the compiled fit is shared; the CNN part has its own tests.
+    result = example.main(tmp_path, source="digits", images=12, steps=60, augment=2, shard_size=2, cnns=0)
+    assert len(result["inr"]) == 24 and np.all(result["inr"]["psnr"] > result["inr"]["psnr_init"])
+    assert (tmp_path / "inr.png").stat().st_size > 1000

@@ -1,0 +1,123 @@
+"""Zoo throughput: SIREN fits per second (+ PSNR reached) and small CNNs trained per minute.
+
+Runs unchanged on CPU or GPU (whatever jax picks). Uses the zoo's own compiled fitting
+and training functions on in-memory shards (no disk), after one warm-up call per shape.
+
+    .venv/bin/python benchmarks/zoo.py                        # full size (for a GPU)
+    .venv/bin/python benchmarks/zoo.py --inr-n 64 --inr-shard 32 --inr-steps 200 --cnn-n 16 --cnn-steps 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import jax
+import numpy as np
+
+
+def bench_inr(n: int, shard: int, steps: int, lr: float, schedule: str, target: int) -> dict:
+    from models.zoo import fit_sirens, load_source
+    from models.zoo._inr_zoo import network_seeds
+
+    source = load_source("mnist5k")
+    index = np.arange(n) % len(source)
+    seeds = network_seeds(0, range(n))
+    kwargs = dict(sizes=(2, 32, 32, 1), omega0=30.0, steps=steps, lr=lr, schedule=schedule)
+    start = time.perf_counter()
+    jax.block_until_ready(fit_sirens(seeds[:shard], source.images[index[:shard]], **kwargs))
+    compile_and_first = time.perf_counter() - start
+    psnr = []
+    start = time.perf_counter()
+    for lo in range(0, n - shard + 1, shard):  # whole shards only: one compiled shape
+        _, _, p = fit_sirens(seeds[lo : lo + shard], source.images[index[lo : lo + shard]], **kwargs)
+        psnr.append(np.asarray(p))
+    elapsed = time.perf_counter() - start
+    psnr = np.concatenate(psnr)
+    rate = len(psnr) / elapsed
+    return {
+        "inr_fits": len(psnr), "inr_shard": shard, "inr_steps": steps, "inr_lr": lr, "inr_schedule": schedule,
+        "inr_seconds": elapsed, "inr_fits_per_s": rate, "inr_first_call_s": compile_and_first,
+        "inr_psnr_mean": float(psnr.mean()), "inr_psnr_min": float(psnr.min()),
+        "estimate_target_inrs": target, "estimate_target_seconds": target / rate,
+    }
+
+
+def bench_cnn(n: int, steps: int, channels: tuple[int, ...], source_name: str, batch: int) -> dict:
+    import jax.numpy as jnp
+
+    from models.zoo import CnnZooConfig, load_source, train_cnns
+    from models.zoo._cnn_zoo import checkpoint_steps, cnn_shapes, draw_hyperparameters, split_train_test
+    from models.zoo._inr_zoo import network_seeds
+
+    source = load_source(source_name)
+    config = CnnZooConfig(n=n, channels=channels, steps=(steps, steps), batch_size=batch, checkpoints=5)
+    hyper = draw_hyperparameters(config)
+    hyper["marks"] = checkpoint_steps(hyper["steps"], 5).astype(np.int32)
+    hyper = {k: jnp.asarray(v) for k, v in hyper.items()}
+    train, test = split_train_test(len(source), 0.2, 0)
+    nchw = lambda i: jnp.asarray(np.transpose(source.images[i], (0, 3, 1, 2)))
+    data = (nchw(train), jnp.asarray(source.labels[train]), nchw(test), jnp.asarray(source.labels[test]))
+    shapes = cnn_shapes(source.shape[2], channels, 10)
+    seeds = network_seeds(0, range(n))
+    run = lambda: train_cnns(seeds, hyper, *data, shapes=shapes, max_steps=steps, batch_size=batch, checkpoints=5)
+    start = time.perf_counter()
+    jax.block_until_ready(run())
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    _, _, _, test_acc = jax.block_until_ready(run())
+    elapsed = time.perf_counter() - start
+    return {
+        "cnn_networks": n, "cnn_steps": steps, "cnn_channels": list(channels), "cnn_source": source_name,
+        "cnn_batch": batch, "cnn_seconds": elapsed, "cnn_networks_per_min": 60.0 * n / elapsed,
+        "cnn_first_call_s": first, "cnn_test_accuracy_mean": float(np.mean(test_acc[:, -1])),
+    }
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--inr-n", type=int, default=70_000, help="INRs to fit (MNIST-5k images, cycled)")
+    parser.add_argument("--inr-shard", type=int, default=8192, help="INRs per compiled call")
+    parser.add_argument("--inr-steps", type=int, default=200)
+    parser.add_argument("--inr-lr", type=float, default=5e-3)
+    parser.add_argument("--inr-schedule", default="cosine", choices=("constant", "cosine"))
+    parser.add_argument("--target", type=int, default=70_000, help="zoo size for the time estimate")
+    parser.add_argument("--cnn-n", type=int, default=1024)
+    parser.add_argument("--cnn-steps", type=int, default=1000)
+    parser.add_argument("--cnn-channels", default="16,16,16")
+    parser.add_argument("--cnn-source", default="mnist5k", choices=("mnist5k", "digits"))
+    parser.add_argument("--cnn-batch", type=int, default=32)
+    parser.add_argument("--skip-cnn", action="store_true")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    result = {"device": str(jax.devices()[0]), "backend": jax.default_backend()}
+    result.update(bench_inr(args.inr_n, min(args.inr_shard, args.inr_n), args.inr_steps, args.inr_lr,
+                            args.inr_schedule, args.target))
+    if not args.skip_cnn:
+        channels = tuple(int(c) for c in args.cnn_channels.split(","))
+        result.update(bench_cnn(args.cnn_n, args.cnn_steps, channels, args.cnn_source, args.cnn_batch))
+
+    print(f"device: {result['device']}")
+    print(f"{'SIREN 2-32-32-1, 28x28':<34}{'value':>14}")
+    print(f"{'  fits (shard)':<34}{result['inr_fits']:>8} ({result['inr_shard']})")
+    print(f"{'  steps':<34}{result['inr_steps']:>14}")
+    print(f"{'  fits / s':<34}{result['inr_fits_per_s']:>14.1f}")
+    print(f"{'  mean PSNR (dB, [0,1])':<34}{result['inr_psnr_mean']:>14.2f}")
+    print(f"{'  first call incl. compile (s)':<34}{result['inr_first_call_s']:>14.1f}")
+    print(f"{'  ESTIMATE: %d INRs take (s)' % args.target:<34}{result['estimate_target_seconds']:>14.0f}"
+          "   (linear extrapolation from this run)")
+    if not args.skip_cnn:
+        print(f"{'small CNNs %s on %s' % (args.cnn_channels, args.cnn_source):<34}")
+        print(f"{'  networks x steps':<34}{result['cnn_networks']:>7} x {result['cnn_steps']}")
+        print(f"{'  networks / min':<34}{result['cnn_networks_per_min']:>14.1f}")
+        print(f"{'  mean test accuracy':<34}{result['cnn_test_accuracy_mean']:>14.3f}")
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump(result, file, indent=2)
+    return result
+
+
+if __name__ == "__main__":
+    main()
