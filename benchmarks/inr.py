@@ -82,7 +82,7 @@ def neural_experts(args) -> dict:
                         eqx.tree_serialise_leaves(cache, pretrained[m])
                 model = pretrained[m]
             if m not in timing:
-                timing[m] = _ms_per_step(m, model, coords, target)
+                timing[m] = _ms_per_step(m, model, coords, target, n=args.time_steps)
             t0 = time.perf_counter()
             trained, traj = ne.train_model(m, model, coords, target, steps=args.steps, learning_rate=args.lr,
                                            record_every=args.record_every, checkpoint_dir=_ckpt(out, tag))
@@ -165,6 +165,7 @@ def main(argv=None) -> dict:
     p.add_argument("--pretrain-steps", type=int, default=3000, help="manager pretraining (paper: about 3000)")
     p.add_argument("--record-every", type=int, default=500)
     p.add_argument("--lr", type=float, default=1e-5)
+    p.add_argument("--time-steps", type=int, default=50, help="steps per timing run (ms/step, compile excluded)")
     p.add_argument("--models", default=",".join(ne.MODELS), help="comma-separated subset of " + ",".join(ne.MODELS))
     p.add_argument("--strainer-domain", default="faces")
     p.add_argument("--strainer-test-domain", default=None)

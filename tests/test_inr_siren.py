@@ -60,3 +60,16 @@ def test_bad_input(key):
         siren_init(key, (2,))
     with pytest.raises(ValueError, match="one point"):
         siren_apply(siren_init(key, (2, 4, 1)), jnp.zeros((3, 2)))
+
+
+def test_is_a_point_of_the_sin_weight_space(key):
+    """The project contract: a SIREN's params are a point of ``WeightSpace`` with activation "sin"."""
+    from symm import WeightSpace
+
+    params = siren_init(key, (2, 8, 8, 1))
+    space = WeightSpace.mlp((2, 8, 8, 1), "sin")
+    assert space.matches(params)
+    x = jnp.array([0.1, -0.6])
+    np.testing.assert_allclose(np.asarray(space.apply(params, x)), np.asarray(siren_apply(params, x)), rtol=1e-12)
+    # negative: a different ω0 is a different activation, not this weight space's function
+    assert not np.allclose(np.asarray(space.apply(params, x)), np.asarray(siren_apply(params, x, omega0=20.0)))
