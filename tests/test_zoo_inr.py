@@ -173,3 +173,20 @@ def test_build_zoo_example_runs_and_plots(tmp_path):
     result = example.main(tmp_path, source="digits", images=12, steps=60, augment=2, shard_size=2, cnns=0)
     assert len(result["inr"]) == 24 and np.all(result["inr"]["psnr"] > result["inr"]["psnr_init"])
     assert (tmp_path / "inr.png").stat().st_size > 1000
+
+
+def test_weight_space_activation_follows_omega0(digits, key):
+    import symm
+
+    from models.zoo._inr_zoo import inr_generator
+
+    arch = inr_generator(InrZooConfig(omega0=15.0), digits)["architecture"]
+    assert arch["activations"] == ["sin(15)"]
+    space = symm.WeightSpace.mlp(tuple(arch["sizes"]), arch["activations"][0])
+    params = siren_init(key, (2, 32, 32, 1), omega0=15.0)
+    x = jnp.array([0.3, -0.7])
+    np.testing.assert_allclose(np.asarray(space.apply(params, x)), np.asarray(siren_apply(params, x, omega0=15.0)),
+                               rtol=1e-12, atol=1e-12)
+    # Negative check: the default ω0 = 30 space is a different function.
+    other = symm.WeightSpace.mlp(tuple(arch["sizes"]), "sin")
+    assert not np.allclose(np.asarray(other.apply(params, x)), np.asarray(siren_apply(params, x, omega0=15.0)))

@@ -139,7 +139,10 @@ def inr_generator(config: InrZooConfig, source: ImageSource) -> dict:
     return {
         "config": dataclasses.asdict(config),
         "source": source.describe(),
-        "architecture": {"type": "mlp", "sizes": list(sizes), "activations": ["sin"], "omega0": config.omega0},
+        # The activation is stored as its registry spec, σ(x) = sin(ω0 x), e.g. "sin(30)".
+        "architecture": {
+            "type": "mlp", "sizes": list(sizes), "activations": [f"sin({config.omega0:g})"], "omega0": config.omega0,
+        },
     }
 
 
