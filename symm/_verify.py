@@ -56,18 +56,32 @@ def _tolerance(dtype, which: int) -> float:
 
 
 @eqx.filter_jit
-def _sample_batch(space: WeightSpace, keys, scale_range, dtype) -> GroupElement:
-    return jax.vmap(lambda k: space.sample(k, scale_range=scale_range, dtype=dtype))(keys)
+def _sample_batch(space: WeightSpace, keys, scale_range, dtype, outside) -> GroupElement:
+    sample = space.sample_outside if outside else space.sample
+    return jax.vmap(lambda k: sample(k, scale_range=scale_range, dtype=dtype))(keys)
 
 
 def sample_elements(
-    space: WeightSpace, key: PRNGKeyArray, n: int, *, scale_range=(0.25, 4.0), dtype=None
+    space: WeightSpace,
+    key: PRNGKeyArray,
+    n: int,
+    *,
+    scale_range: tuple[float, float] | None = None,
+    dtype=None,
+    outside: bool = False,
 ) -> GroupElement:
-    """``n`` group elements drawn in one vmapped, jitted call (a batched ``GroupElement``)."""
+    """``n`` group elements drawn in one vmapped, jitted call (a batched ``GroupElement``).
+
+    ``outside=True`` draws from ``space.sample_outside`` instead (a larger group, for
+    negative tests); ``scale_range`` then defaults to that method's (1.5, 4).
+    """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
+    if scale_range is None:
+        scale_range = (1.5, 4.0) if outside else (0.25, 4.0)
     dtype = jnp.result_type(float) if dtype is None else np.dtype(dtype)
-    return _sample_batch(space, jax.random.split(key, n), tuple(float(v) for v in scale_range), dtype)
+    keys = jax.random.split(key, n)
+    return _sample_batch(space, keys, tuple(float(v) for v in scale_range), dtype, bool(outside))
 
 
 def _as_batch(space: WeightSpace, g_or_key, n: int, scale_range, dtype) -> GroupElement:

@@ -359,13 +359,14 @@ class WeightSpace(eqx.Module):
         return _init(self, key, dtype)
 
     def _init(self, key, dtype):
-        keys = jax.random.split(key, 2 * self.num_layers)
-        params = []
-        for i, (w_shape, b_shape) in enumerate(self.param_shapes):
-            fan_in = math.prod(w_shape[1:])
-            bound = 1.0 / math.sqrt(fan_in)
-            w = jax.random.uniform(keys[2 * i], w_shape, dtype, -bound, bound)
-            b = jax.random.uniform(keys[2 * i + 1], b_shape, dtype, -bound, bound)
+        u = jax.random.uniform(key, (self.num_params,), dtype, -1.0, 1.0)  # one draw: cheap to compile
+        params, start = [], 0
+        for w_shape, b_shape in self.param_shapes:
+            bound = 1.0 / math.sqrt(math.prod(w_shape[1:]))
+            size_w, size_b = math.prod(w_shape), math.prod(b_shape)
+            w = bound * u[start : start + size_w].reshape(w_shape)
+            b = bound * u[start + size_w : start + size_w + size_b]
+            start += size_w + size_b
             params.append((w, b))
         return tuple(params)
 
