@@ -239,6 +239,10 @@ def build_cnn_zoo(
 ) -> Zoo:
     """Train the zoo into ``out`` (resuming whatever is already there) and load it.
 
+    The networks are split 50% test, then 80/20 train/val (the Small-CNN-Zoo protocol
+    ScaleGMN uses), by ``split_seed``; ``train_accuracy`` is measured on the whole
+    training pool, of which each network saw only its ``train_fraction``.
+
     Records: the hyperparameters (``lr``, ``weight_decay``, ``init_scale``, ``dropout``,
     ``train_fraction``, ``steps``, ``activation`` as an index into the manifest's list),
     ``seed``, ``test_accuracy`` / ``train_accuracy`` (final), their values at every

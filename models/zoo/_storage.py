@@ -241,7 +241,7 @@ class Zoo:
         return sorted(n for n in self.arrays if not (n[:1] in "Wb" and n[1:].isdigit()) and not n.startswith("ckpt."))
 
     def __len__(self) -> int:
-        return int(self.manifest["n"]) if not self.arrays else int(next(iter(self.arrays.values())).shape[0])
+        return int(self.arrays["split"].shape[0])
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self.arrays:
