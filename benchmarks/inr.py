@@ -122,6 +122,42 @@ def _ne_table(results, args) -> dict:
     return table
 
 
+AUDIO_PAPER_MSE_E4 = {  # ×1e-4, bach / counting / two speakers
+    "siren_base": {"gt_bach": 0.71, "gt_counting": 36.6, "gt_twospeakers": 2.06},
+    "siren_wider": {"gt_bach": 0.49, "gt_counting": 15.9, "gt_twospeakers": 0.51},
+    "neural_experts": {"gt_bach": 0.12, "gt_counting": 1.72, "gt_twospeakers": 0.16},
+}
+
+
+def audio(args) -> dict:
+    """The paper's audio clips: coordinates in [-100, 100], amplitude / max|x|, metric MSE."""
+    from models.inr._data import load_audio
+
+    out = Path(args.out) / "audio"
+    out.mkdir(parents=True, exist_ok=True)
+    table = {}
+    for wav in sorted(Path(args.audio).glob("*.wav")):
+        c, a = load_audio(wav)
+        coords, target = jnp.asarray(c, dtype=jnp.float32), jnp.asarray(a, dtype=jnp.float32)
+        for m in AUDIO_PAPER_MSE_E4:
+            path = out / f"{wav.stem}_{m}_n{args.audio_steps}.json"
+            if not path.exists():
+                model = ne.build(m, 1, 1, key=jax.random.key(args.seed))
+                if ne.needs_pretraining(m) and args.pretrain_steps:
+                    model, _ = ne.pretrain_manager(model, coords, key=jax.random.key(args.seed + 1),
+                                                   steps=args.pretrain_steps, record_every=args.pretrain_steps)
+                trained, _ = ne.train_model(m, model, coords, target, steps=args.audio_steps, learning_rate=args.lr,
+                                            record_every=args.record_every, checkpoint_dir=_ckpt(out, path.stem))
+                pred = ne.experts_predict(trained, coords) if m == "neural_experts" else jax.vmap(trained)(coords)
+                path.write_text(json.dumps({"mse": float(jnp.mean((pred - target) ** 2))}))
+            table.setdefault(m, {})[wav.stem] = json.loads(path.read_text())["mse"]
+    print(f"\nAudio ({args.audio_steps} steps), MSE ×1e-4 (ours / paper)")
+    for m, row in table.items():
+        print(f"{m:16s} " + "  ".join(f"{k}: {1e4 * v:.3g} / {AUDIO_PAPER_MSE_E4[m].get(k, float('nan'))}"
+                                      for k, v in row.items()))
+    return table
+
+
 def strainer(args) -> dict:
     test_domain = args.strainer_test_domain or args.strainer_domain
     tag = (f"strainer_{args.strainer_domain}_{test_domain}_s{args.strainer_size}_w{args.strainer_width}"
@@ -175,6 +211,8 @@ def main(argv=None) -> dict:
     p.add_argument("--strainer-width", type=int, default=256)
     p.add_argument("--strainer-train-steps", type=int, default=5000)
     p.add_argument("--strainer-test-steps", type=int, default=2000)
+    p.add_argument("--audio", help="folder of the paper's wav clips (e.g. ../shared/data/audio); off by default")
+    p.add_argument("--audio-steps", type=int, default=30_000)
     p.add_argument("--skip-ne", action="store_true")
     p.add_argument("--skip-strainer", action="store_true")
     p.add_argument("--seed", type=int, default=0)
@@ -189,6 +227,8 @@ def main(argv=None) -> dict:
     summary = {"device": str(jax.devices()[0]), "args": {k: v for k, v in vars(args).items()}}
     if not args.skip_ne:
         summary["neural_experts"] = neural_experts(args)
+    if args.audio:
+        summary["audio"] = audio(args)
     if not args.skip_strainer:
         summary["strainer"] = strainer(args)
     if args.json:
