@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from models.gmn._blocks import ActivationBlock, Linear, over_rows
-from models.gmn._layer import GMNLayer, _keys
+from models.gmn._layer import GMNLayer
 from models.gmn._state import GMNState
 from models.graph import Layout, NeuralGraph
 
@@ -33,7 +33,7 @@ class GMNEncoder(eqx.Module):
     pe_edge_out: Float[Array, "nL d"]
     init_h: ActivationBlock
     init_delta: eqx.nn.Linear | None
-    layers: tuple[GMNLayer, ...]
+    layers: GMNLayer  # n_layers steps, parameters stacked on a leading axis (run with lax.scan)
     layout: Layout = eqx.field(static=True)
     bidirectional: bool = eqx.field(static=True)
 
@@ -54,6 +54,11 @@ class GMNEncoder(eqx.Module):
         layout = Layout.from_space(space)
         if permutation_only:
             layout = layout.permutation_only()
+        if layout.affine:
+            raise ValueError(
+                f"activations {', '.join(layout.affine)} have affine symmetries (σ(q z) = φ(q)σ(z) + c(q)); ScaleGMN's "
+                "typed blocks need linear ones. Build the permutation-only baseline with permutation_only=True"
+            )
         if width < 1 or n_layers < 1:
             raise ValueError(f"width and n_layers must be positive, got width={width}, n_layers={n_layers}")
         dtype = dtype if dtype is not None else jnp.zeros(()).dtype
@@ -71,10 +76,9 @@ class GMNEncoder(eqx.Module):
         self.pe_edge_out = 1.0 + 0.1 * jax.random.normal(k[7], (layout.sizes[-1], d), dtype)
         self.init_h = ActivationBlock(d, d, key=k[8], dtype=dtype)
         self.init_delta = eqx.nn.Linear(d, d, key=k[9], dtype=dtype) if bidirectional else None
-        self.layers = tuple(
-            GMNLayer(d, mlp_width or d, bidirectional=bidirectional, dropout=dropout, key=k[10 + t], dtype=dtype)
-            for t in range(n_layers)
-        )
+        self.layers = eqx.filter_vmap(
+            lambda kk: GMNLayer(d, mlp_width or d, bidirectional=bidirectional, dropout=dropout, key=kk, dtype=dtype)
+        )(k[10:])
 
     def state_layout(self, graph: NeuralGraph) -> Layout:
         """The model's typing (its groups) at the graph's (possibly padded) sizes."""
@@ -124,6 +128,17 @@ class GMNEncoder(eqx.Module):
 
     def __call__(self, graph: NeuralGraph, *, key: PRNGKeyArray | None = None) -> GMNState:
         state = self.embed(graph)
-        for layer, k in zip(self.layers, _keys(key, len(self.layers))):
-            state = layer(state, key=k)
+        stacked, static = eqx.partition(self.layers, eqx.is_array)
+        keys = jax.random.split(key, self.n_layers) if key is not None else None
+
+        def step(s: GMNState, xs):
+            params, k = xs
+            return eqx.combine(params, static)(s, key=k), None
+
+        # one compiled step body, however many message-passing steps
+        state, _ = jax.lax.scan(step, state, (stacked, keys))
         return state
+
+    @property
+    def n_layers(self) -> int:
+        return jax.tree.leaves(eqx.filter(self.layers, eqx.is_array))[0].shape[0]

@@ -39,6 +39,7 @@ class Layout:
     groups: tuple[str, ...]
     phis: tuple[Character, ...]
     names: tuple[str, ...] = ()
+    affine: tuple[str, ...] = ()  # names of hidden activations whose symmetry has an offset (σ(qz) = φσ(z) + c)
 
     def __post_init__(self):
         n_weight = len(self.sizes) - 1
@@ -85,6 +86,7 @@ class Layout:
             groups=tuple(s.group for s in syms),
             phis=tuple(s.character if s.group != "trivial" else TRIVIAL for s in syms),
             names=tuple(a.name for a in acts),
+            affine=tuple(sorted({a.name for a, s in zip(acts, syms) if not s.is_linear and s.group != "trivial"})),
         )
 
     @classmethod
@@ -132,7 +134,7 @@ class Layout:
     def permutation_only(self) -> "Layout":
         """The same structure with every group replaced by the trivial group (the GMN baseline)."""
         n = self.num_layers - 1
-        return dataclasses.replace(self, groups=("trivial",) * n, phis=(TRIVIAL,) * n)
+        return dataclasses.replace(self, groups=("trivial",) * n, phis=(TRIVIAL,) * n, affine=())
 
     def with_sizes(self, sizes: Sequence[int]) -> "Layout":
         return dataclasses.replace(self, sizes=tuple(int(n) for n in sizes))
