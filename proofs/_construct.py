@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from typing import Any
 
 import equinox as eqx
@@ -47,13 +48,21 @@ class LossCoefficients:
     gamma: float = 0.0
 
 
-def _zeros(tree):
-    return jax.tree.map(lambda a: jnp.zeros_like(a) if eqx.is_inexact_array(a) else a, tree)
+def _blank(make, *args, **kwargs):
+    """Build a module's structure without running its initialiser, every parameter 0."""
+    shapes = eqx.filter_eval_shape(make, *args, **kwargs)
+    return jax.tree.map(lambda a: np.zeros(a.shape, a.dtype) if isinstance(a, jax.ShapeDtypeStruct) else a, shapes)
+
+
+def _as_jax(tree):
+    # concrete arrays even when called under a trace: the constructed model is cached
+    with jax.ensure_compile_time_eval():
+        return jax.tree.map(lambda a: jnp.asarray(a) if isinstance(a, np.ndarray) else a, tree)
 
 
 def _set(model, where, value):
     old = where(model)
-    return eqx.tree_at(where, model, jnp.asarray(value, old.dtype).reshape(old.shape))
+    return eqx.tree_at(where, model, np.asarray(value, old.dtype).reshape(old.shape))
 
 
 def _main(d: int, P: int) -> np.ndarray:
@@ -76,50 +85,53 @@ def _check_layout(layout: Layout) -> None:
         )
 
 
-def _build_layer(layout: Layout, P: int, coeffs: LossCoefficients | None, dtype) -> GMNLayer:
+@functools.lru_cache(maxsize=64)
+def _build_layer(P: int, coeffs: LossCoefficients | None, dtype_name: str) -> GMNLayer:
+    """One message-passing step; it does not depend on the architecture, only on P and the loss."""
+    dtype = jnp.dtype(dtype_name)
     d = 2 * P
     bidirectional = coeffs is not None
-    with jax.ensure_compile_time_eval():
-        layer = GMNLayer(d, 1, bidirectional=bidirectional, dropout=0.0, io_linear=True, key=jax.random.key(0),
-                         dtype=dtype)
-        layer = _zeros(layer)
-        eye, main = np.eye(d), _main(d, P)
-        layer = _set(layer, lambda m: m.message.left.layer.weight, eye)
-        layer = _set(layer, lambda m: m.message.right.layer.weight, main)
-        layer = _set(layer, lambda m: m.message_eq.gamma.layer.weight, eye)
-        layer = _set(layer, lambda m: m.message_eq.gate.last.bias, np.ones(d))  # constant gate 1
-        layer = _set(layer, lambda m: m.skip_x.layer.weight, eye)  # q-stream keeps b
-        layer = _set(layer, lambda m: m.edge_gamma.layer.weight, eye)  # edges keep w: Γe ⊙ 1
-        layer = _set(layer, lambda m: m.edge_gate.last.bias, np.ones(d))
-        select_z = np.concatenate([main, main], axis=1)  # Γ[x, Σm] = b + Σ w h on main channels
-        layer = _set(layer, lambda m: m.activation.gamma.layer.weight, select_z)
-        n_streams = 3 if bidirectional else 2
-        # I = [x, h, (δ), fw, (back)], blocks of d channels; outputs [x, h, (δ)] residual updates
-        blocks = ["x", "h"] + (["delta"] if bidirectional else []) + ["fw"] + (["back"] if bidirectional else [])
-        col = {name: slice(i * d, (i + 1) * d) for i, name in enumerate(blocks)}
-        row = {name: slice(i * d, (i + 1) * d) for i, name in enumerate(["x", "h", "delta"][:n_streams])}
-        out = np.zeros((n_streams * d, len(blocks) * d))
-        out[row["h"], col["x"]] = main  # h ← b + Σ w h  (as h + (x + fw − h))
-        out[row["h"], col["fw"]] = main
-        out[row["h"], col["h"]] = -main
-        inp = np.zeros_like(out)
-        if bidirectional:
-            shift = np.zeros((d, d))
-            shift[np.arange(P), P + np.arange(P)] = 1.0  # aux (targets) → main
-            out[row["delta"], col["x"]] = coeffs.alpha * main + coeffs.beta * shift
-            out[row["delta"], col["fw"]] = coeffs.alpha * main
-            out[row["delta"], col["delta"]] = -main
-            bias = np.zeros(n_streams * d)
-            bias[row["delta"]] = coeffs.gamma * np.diag(main)
-            layer = _set(layer, lambda m: m.update_out.last.bias, bias)
-            inp[row["delta"], col["back"]] = main  # input vertices: ∂L/∂x_j = Σ_i w_ij δ_i
-            inp[row["delta"], col["delta"]] = -main
-            layer = _set(layer, lambda m: m.backward.left.layer.weight, eye)
-            layer = _set(layer, lambda m: m.backward.right.layer.weight, main)
-            layer = _set(layer, lambda m: m.derivative.gamma.layer.weight, select_z)
-            layer = _set(layer, lambda m: m.back_gamma.layer.weight, main)
-        layer = _set(layer, lambda m: m.linear_out.layer.weight, out)
-        layer = _set(layer, lambda m: m.linear_in.layer.weight, inp)
+    # the I/O linear path is an option in some versions of GMNLayer and always present in others
+    extra = {"io_linear": True} if "io_linear" in inspect.signature(GMNLayer.__init__).parameters else {}
+    layer = _blank(GMNLayer, d, 1, bidirectional=bidirectional, dropout=0.0, key=jax.random.key(0), dtype=dtype,
+                   **extra)
+    eye, main = np.eye(d), _main(d, P)
+    layer = _set(layer, lambda m: m.message.left.layer.weight, eye)
+    layer = _set(layer, lambda m: m.message.right.layer.weight, main)
+    layer = _set(layer, lambda m: m.message_eq.gamma.layer.weight, eye)
+    layer = _set(layer, lambda m: m.message_eq.gate.last.bias, np.ones(d))  # constant gate 1
+    layer = _set(layer, lambda m: m.skip_x.layer.weight, eye)  # q-stream keeps b
+    layer = _set(layer, lambda m: m.edge_gamma.layer.weight, eye)  # edges keep w: Γe ⊙ 1
+    layer = _set(layer, lambda m: m.edge_gate.last.bias, np.ones(d))
+    select_z = np.concatenate([main, main], axis=1)  # Γ[x, Σm] = b + Σ w h on main channels
+    layer = _set(layer, lambda m: m.activation.gamma.layer.weight, select_z)
+    n_streams = 3 if bidirectional else 2
+    # I = [x, h, (δ), fw, (back)], blocks of d channels; outputs [x, h, (δ)] residual updates
+    blocks = ["x", "h"] + (["delta"] if bidirectional else []) + ["fw"] + (["back"] if bidirectional else [])
+    col = {name: slice(i * d, (i + 1) * d) for i, name in enumerate(blocks)}
+    row = {name: slice(i * d, (i + 1) * d) for i, name in enumerate(["x", "h", "delta"][:n_streams])}
+    out = np.zeros((n_streams * d, len(blocks) * d))
+    out[row["h"], col["x"]] = main  # h ← b + Σ w h  (as h + (x + fw − h))
+    out[row["h"], col["fw"]] = main
+    out[row["h"], col["h"]] = -main
+    inp = np.zeros_like(out)
+    if bidirectional:
+        shift = np.zeros((d, d))
+        shift[np.arange(P), P + np.arange(P)] = 1.0  # aux (targets) → main
+        out[row["delta"], col["x"]] = coeffs.alpha * main + coeffs.beta * shift
+        out[row["delta"], col["fw"]] = coeffs.alpha * main
+        out[row["delta"], col["delta"]] = -main
+        bias = np.zeros(n_streams * d)
+        bias[row["delta"]] = coeffs.gamma * np.diag(main)
+        layer = _set(layer, lambda m: m.update_out.last.bias, bias)
+        inp[row["delta"], col["back"]] = main  # input vertices: ∂L/∂x_j = Σ_i w_ij δ_i
+        inp[row["delta"], col["delta"]] = -main
+        layer = _set(layer, lambda m: m.backward.left.layer.weight, eye)
+        layer = _set(layer, lambda m: m.backward.right.layer.weight, main)
+        layer = _set(layer, lambda m: m.derivative.gamma.layer.weight, select_z)
+        layer = _set(layer, lambda m: m.back_gamma.layer.weight, main)
+    layer = _set(layer, lambda m: m.linear_out.layer.weight, out)
+    layer = _set(layer, lambda m: m.linear_in.layer.weight, inp)
     return layer
 
 
@@ -131,23 +143,23 @@ def _construct(layout: Layout, P: int, coeffs: LossCoefficients | None, dtype_na
     L = layout.num_layers
     bidirectional = coeffs is not None
     steps = 2 * L if bidirectional else L
-    with jax.ensure_compile_time_eval():
-        enc = GMNEncoder(layout, width=d, n_layers=1, mlp_width=1, bidirectional=bidirectional,
-                         vertex_dim=1 + 2 * P, key=jax.random.key(0), dtype=dtype)
-        enc = _zeros(enc)
-        embed = np.zeros((d, 1 + 2 * P))
-        embed[np.arange(P), 0] = 1.0  # bias → every main channel
-        embed[np.arange(P), 1 + np.arange(P)] = 1.0  # probe p → main channel p
-        embed[P + np.arange(P), 1 + P + np.arange(P)] = 1.0  # target p → aux channel p
-        enc = _set(enc, lambda m: m.embed_vertex.layer.weight, embed)
-        edge = np.zeros((d, layout.edge_dim))
-        edge[np.arange(P), 0] = 1.0  # w_ij → every main channel
-        enc = _set(enc, lambda m: m.embed_edge.layer.weight, edge)
-        for name in ("pe_hidden", "pe_edge", "pe_edge_in", "pe_edge_out"):
-            enc = _set(enc, lambda m, n=name: getattr(m, n), np.ones(getattr(enc, name).shape))
-        layer = _build_layer(layout, P, coeffs, dtype)
-        enc = eqx.tree_at(lambda m: m.layers, enc, (layer,) * steps)
-    return enc
+    enc = _blank(GMNEncoder, layout, width=d, n_layers=1, mlp_width=1, bidirectional=bidirectional,
+                 vertex_dim=1 + 2 * P, key=jax.random.key(0), dtype=dtype)
+    embed = np.zeros((d, 1 + 2 * P))
+    embed[np.arange(P), 0] = 1.0  # bias → every main channel
+    embed[np.arange(P), 1 + np.arange(P)] = 1.0  # probe p → main channel p
+    embed[P + np.arange(P), 1 + P + np.arange(P)] = 1.0  # target p → aux channel p
+    enc = _set(enc, lambda m: m.embed_vertex.layer.weight, embed)
+    edge = np.zeros((d, layout.edge_dim))
+    edge[np.arange(P), 0] = 1.0  # w_ij → every main channel
+    enc = _set(enc, lambda m: m.embed_edge.layer.weight, edge)
+    for name in ("pe_hidden", "pe_edge", "pe_edge_in", "pe_edge_out"):
+        enc = _set(enc, lambda m, n=name: getattr(m, n), np.ones(getattr(enc, name).shape))
+    layer = _build_layer(P, coeffs, dtype.name)
+    # every step uses the same layer; the encoder keeps its steps' parameters stacked on a leading axis
+    stacked = jax.tree.map(lambda a: np.stack([a] * steps) if isinstance(a, np.ndarray) else a, layer)
+    enc = eqx.tree_at(lambda m: m.layers, enc, stacked)
+    return _as_jax(enc)
 
 
 def construct(space: Any, n_probes: int, *, loss: LossCoefficients | None = None, dtype=None) -> GMNEncoder:
@@ -189,16 +201,15 @@ class GradientReadout(eqx.Module):
 
     def __init__(self, n_probes: int, *, dtype=None):
         P, d = n_probes, 2 * n_probes
-        with jax.ensure_compile_time_eval():
-            pair = _zeros(ReScaleEq(d, d, P, key=jax.random.key(0), dtype=dtype))
-            select = np.zeros((P, d))
-            select[np.arange(P), np.arange(P)] = 1.0
-            pair = _set(pair, lambda m: m.left.layer.weight, select)
-            pair = _set(pair, lambda m: m.right.layer.weight, select)
-            bias = _set(_zeros(Linear(d, 1, key=jax.random.key(0), dtype=dtype)), lambda m: m.layer.weight,
-                        np.concatenate([np.ones(P), np.zeros(P)])[None])
-        self.pair = pair
-        self.bias = bias
+        pair = _blank(ReScaleEq, d, d, P, key=jax.random.key(0), dtype=dtype)
+        select = np.zeros((P, d))
+        select[np.arange(P), np.arange(P)] = 1.0
+        pair = _set(pair, lambda m: m.left.layer.weight, select)
+        pair = _set(pair, lambda m: m.right.layer.weight, select)
+        bias = _set(_blank(Linear, d, 1, key=jax.random.key(0), dtype=dtype), lambda m: m.layer.weight,
+                    np.concatenate([np.ones(P), np.zeros(P)])[None])
+        self.pair = _as_jax(pair)
+        self.bias = _as_jax(bias)
 
     def __call__(self, s: GMNState) -> tuple[tuple[Array, Array], ...]:
         out = []
