@@ -9,7 +9,7 @@ from typing import Any
 from symm._group_element import GroupElement
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class VerificationReport:
     """Errors of a symmetry check over a batch of group elements.
 
@@ -39,6 +39,11 @@ class VerificationReport:
 
     def __bool__(self) -> bool:
         return self.passed
+
+    def __eq__(self, other: object) -> bool:  # by value; the element holds arrays
+        return isinstance(other, VerificationReport) and self.to_dict() == other.to_dict()
+
+    __hash__ = None
 
     def __str__(self) -> str:
         verdict = "PASSED" if self.passed else "FAILED"

@@ -131,7 +131,8 @@ def test_function_report_round_trips_through_json(key):
     assert single.n_elements == 1 and single.passed
     report = symm.check_function_preserved(SPACE, params, jax.random.fold_in(key, 1), XS, n=5)
     again = symm.VerificationReport.from_json(report.to_json())
-    assert again.to_dict() == report.to_dict()
+    assert again.to_dict() == report.to_dict() and again == report
+    assert again != symm.check_function_preserved(SPACE, params, jax.random.fold_in(key, 2), XS, n=5)
     assert again.passed == report.passed and str(again) == str(report)
     assert report.worst_input == np.asarray(XS[report.worst_input_index]).tolist()
     data = report.to_dict()

@@ -37,6 +37,32 @@ def _inputs(space, key, n=12):
     return jax.random.uniform(key, (n, space.layer_sizes[0]), jnp.float64, -1.0, 1.0)
 
 
+@eqx.filter_jit
+def _changes(space, key, xs, extra):
+    """Relative change of a random network's outputs under 4 sampled elements (worst), and
+    under each element of the batch ``extra`` (least; None skips it). One compile per space."""
+    params = space._init(jax.random.fold_in(key, 0), jnp.float64)
+    apply = jax.vmap(space.apply, in_axes=(None, 0))
+    reference = apply(params, xs)
+    scale = jnp.maximum(jnp.max(jnp.abs(reference)), 1e-300)
+
+    def change(g):
+        return jnp.max(jnp.abs(apply(space.act(g, params), xs) - reference)) / scale
+
+    inside = jax.vmap(change)(jax.vmap(space.sample)(jax.random.split(jax.random.fold_in(key, 1), 4)))
+    if extra is None:
+        return jnp.max(inside), None
+    return jnp.max(inside), jnp.min(jax.vmap(change)(extra))
+
+
+@eqx.filter_jit
+def _outside(space, key):
+    """Four elements of a larger group than the derived one (None when there is none)."""
+    if all(g == "nonzero" for g in space.groups):
+        return None
+    return jax.vmap(space.sample_outside)(jax.random.split(key, 4))
+
+
 def test_registry_chunks_cover_every_activation():
     assert sorted(n for chunk in REGISTRY_CHUNKS for n in chunk) == sorted(symm.registry_names())
 
@@ -44,17 +70,11 @@ def test_registry_chunks_cover_every_activation():
 @pytest.mark.parametrize("activations", REGISTRY_CHUNKS, ids=lambda c: "+".join(c))
 def test_every_registry_activation_preserves_function_and_larger_group_breaks_it(activations, key):
     space = symm.WeightSpace.mlp((3,) + (3,) * len(activations) + (2,), list(activations))
-    params = space.init(key)
     xs = _inputs(space, jax.random.fold_in(key, 1))
-    report = symm.check_function_preserved(space, params, jax.random.fold_in(key, 2), xs, n=8)
-    assert report.passed, str(report)
-    assert report.max_rel_error <= 1e-10
-    # The same check with elements of a larger group (where one exists) must fail clearly.
-    if any(g != "nonzero" for g in space.groups):
-        outside = symm.sample_elements(space, jax.random.fold_in(key, 3), 8, outside=True)
-        bad = symm.check_function_preserved(space, params, outside, xs)
-        assert not bad.passed
-        assert bad.max_rel_error > 1e-4
+    # Where a larger group exists, its elements must change the function clearly.
+    inside, outside = _changes(space, key, xs, _outside(space, jax.random.fold_in(key, 3)))
+    assert float(inside) <= 1e-10
+    assert outside is None or float(outside) > 1e-4
 
 
 def _uniform_element(space, value):
@@ -72,18 +92,15 @@ NEGATIVE_CASES = [
 
 
 @pytest.mark.parametrize(("activation", "value"), NEGATIVE_CASES)
-@settings(deadline=None, max_examples=4)
+@settings(deadline=None, max_examples=3)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_larger_group_element_does_not_preserve_function(activation, value, seed):
     space = symm.WeightSpace.mlp((2, 4, 4, 1), activation)
     key = jax.random.key(seed)
-    params = space.init(key)
     xs = _inputs(space, jax.random.fold_in(key, 1))
-    inside = symm.check_function_preserved(space, params, jax.random.fold_in(key, 2), xs, n=4)
-    outside = symm.check_function_preserved(space, params, _uniform_element(space, value), xs)
-    assert inside.passed, str(inside)
-    assert not outside.passed
-    assert outside.max_rel_error > 1e-3
+    inside, outside = _changes(space, key, xs, _uniform_element(space, value))
+    assert float(inside) <= 1e-10
+    assert float(outside) > 1e-3
 
 
 # ------------------------------------------------------------------ hypothesis over layouts
@@ -143,7 +160,7 @@ def _axiom_errors(space, key, xs):
     return errors, perms_ok
 
 
-@settings(deadline=None, max_examples=5)
+@settings(deadline=None, max_examples=3)
 @given(layout=layouts(), seed=st.integers(0, 2**31 - 1))
 def test_mixed_layouts_preserve_function_and_satisfy_group_axioms(layout, seed):
     widths, acts = layout
@@ -194,7 +211,8 @@ def test_affine_offset_shift_is_needed_for_sigmoid(key):
 
 # ------------------------------------------------------------------ CNNs
 
-@settings(deadline=None, max_examples=2)
+@pytest.mark.slow
+@settings(deadline=None, max_examples=4)
 @given(
     kernels=st.tuples(st.integers(1, 4), st.integers(1, 4)),
     acts=st.tuples(*(st.sampled_from(["relu", "tanh", "sigmoid", "abs", "sin", "gelu"]),) * 3),
@@ -203,13 +221,13 @@ def test_affine_offset_shift_is_needed_for_sigmoid(key):
 def test_cnn_function_preserved_on_random_images(kernels, acts, seed):
     space = symm.WeightSpace.cnn(channels=(2, 3, 4), dense=(5, 3), kernel_size=kernels, activations=list(acts))
     key = jax.random.key(seed)
-    params = space.init(key)
     xs = _inputs(space, jax.random.fold_in(key, 1), n=3)
-    report = symm.check_function_preserved(space, params, jax.random.fold_in(key, 2), xs, n=4)
-    assert report.passed, str(report)
+    inside, outside = _changes(space, key, xs, _outside(space, jax.random.fold_in(key, 2)))
+    assert float(inside) <= 1e-10
+    assert outside is None or float(outside) > 1e-4
 
 
-def test_cnn_small_zoo_shape_and_larger_group_fails(key):
+def test_cnn_small_zoo_shape_via_public_check(key):
     space = symm.WeightSpace.cnn(channels=(1, 4, 4, 4), dense=(3,), kernel_size=3, activations="relu")
     assert space.param_shapes[0] == ((4, 1, 3, 3), (4,))
     assert space.param_shapes[-1] == ((3, 4), (3,))
