@@ -203,7 +203,7 @@ def prove(sizes, activation=None) -> Instance:
 
     sizes = tuple(int(n) for n in sizes)
     L = len(sizes) - 1
-    z = sympy.Symbol("z")
+    z = sympy.Symbol("z", real=True)
     if activation is None:
         name, sig = "sigma", sympy.Function("sigma")
         expr = sig(z)
@@ -231,11 +231,11 @@ def prove(sizes, activation=None) -> Instance:
 
     params = []
     for l in range(1, L + 1):
-        W = np.array([[sympy.Symbol(f"w{l}_{i}{j}") for j in range(sizes[l - 1])] for i in range(sizes[l])], dtype=object)
-        b = np.array([sympy.Symbol(f"b{l}_{i}") for i in range(sizes[l])], dtype=object)
+        W = np.array([[sympy.Symbol(f"w{l}_{i}{j}", real=True) for j in range(sizes[l - 1])] for i in range(sizes[l])], dtype=object)
+        b = np.array([sympy.Symbol(f"b{l}_{i}", real=True) for i in range(sizes[l])], dtype=object)
         params.append((W, b))
-    xs = np.array([[sympy.Symbol(f"x{j}") for j in range(sizes[0])]], dtype=object)
-    ys = np.array([[sympy.Symbol(f"y{o}") for o in range(sizes[-1])]], dtype=object)
+    xs = np.array([[sympy.Symbol(f"x{j}", real=True) for j in range(sizes[0])]], dtype=object)
+    ys = np.array([[sympy.Symbol(f"y{o}", real=True) for o in range(sizes[-1])]], dtype=object)
 
     space = symm.WeightSpace.mlp(sizes, layout_act)
     coeffs = loss_coefficients(None, 1, sizes[-1])
@@ -246,7 +246,7 @@ def prove(sizes, activation=None) -> Instance:
     bw = mirror_run(bw_model, vertices, edges, lambda l, t: sigma(t), lambda l, t: dsigma(t), exact=True)
 
     # the network's own expressions; offsets t on every pre-activation give ∂L/∂z
-    offsets = [[sympy.Symbol(f"t{l}_{i}") for i in range(sizes[l])] for l in range(1, L + 1)]
+    offsets = [[sympy.Symbol(f"t{l}_{i}", real=True) for i in range(sizes[l])] for l in range(1, L + 1)]
     h = [list(xs[0])]
     for l, (W, b) in enumerate(params, start=1):
         zs = [sum(W[i, j] * h[-1][j] for j in range(sizes[l - 1])) + b[i] + offsets[l - 1][i] for i in range(sizes[l])]

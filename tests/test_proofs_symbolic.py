@@ -52,7 +52,7 @@ def test_symbolic_check_fails_for_a_wrong_construction():
 
     inst = prove((1, 1, 1), "tanh")
     assert inst.proved
-    sym = {n: sympy.Symbol(n) for n in ("x0", "y0", "w1_00", "b1_0", "w2_00", "b2_0")}
+    sym = {n: sympy.Symbol(n, real=True) for n in ("x0", "y0", "w1_00", "b1_0", "w2_00", "b2_0")}
     params = [
         (np.array([[sym["w1_00"]]], dtype=object), np.array([sym["b1_0"]], dtype=object)),
         (np.array([[sym["w2_00"]]], dtype=object), np.array([sym["b2_0"]], dtype=object)),
