@@ -29,7 +29,7 @@ from models.graph import to_graph
 
 def _flops(compiled) -> float | None:
     try:
-        cost = compiled.cost_analysis()
+        cost = getattr(compiled, "compiled", compiled).cost_analysis()  # unwrap equinox's Compiled
     except Exception:  # backend without cost analysis
         return None
     if isinstance(cost, (list, tuple)):
@@ -42,7 +42,7 @@ def _peak_bytes(compiled) -> tuple[float | None, str]:
     if stats and "peak_bytes_in_use" in stats:
         return float(stats["peak_bytes_in_use"]), "device peak_bytes_in_use"
     try:
-        m = compiled.memory_analysis()
+        m = getattr(compiled, "compiled", compiled).memory_analysis()
         total = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes
         return float(total), "XLA memory_analysis (args+outputs+temps)"
     except Exception:

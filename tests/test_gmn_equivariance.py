@@ -61,7 +61,7 @@ def test_editor_is_equivariant_float64(space, bidirectional, seed):
 
 def test_cnn_inputs_with_mixed_activations(key):
     bidirectional = True
-    space = symm.WeightSpace.cnn((2, 3, 2), (3, 2), kernel_size=(3, 1), activations=["relu", "tanh", "cube"])
+    space = symm.WeightSpace.cnn((1, 2), (2, 2), kernel_size=3, activations=["relu", "tanh"])
     params = space.init(jax.random.fold_in(key, 1))
     inv = ScaleGMN(space, 2, bidirectional=bidirectional, key=key, **SMALL)
     eq = ScaleGMNEditor(space, bidirectional=bidirectional, key=key, **SMALL)

@@ -51,7 +51,8 @@ def make_train_step(
             return loss(out, targets)
 
         value, grads = eqx.filter_value_and_grad(objective)(model)
-        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_inexact_array))
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes python/int32 step counts internally
+            updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_inexact_array))
         return eqx.apply_updates(model, updates), opt_state, value
 
     if max_traces is not None:
