@@ -40,7 +40,8 @@ def _inputs(space, key, n=12):
 @eqx.filter_jit
 def _changes(space, key, xs, extra):
     """Relative change of a random network's outputs under 4 sampled elements (worst), and
-    under each element of the batch ``extra`` (least; None skips it). One compile per space."""
+    under each element of ``extra`` (least): a batch of elements, "outside" (drawn from a larger
+    group, None when there is none) or None. One compilation per space."""
     params = space._init(jax.random.fold_in(key, 0), jnp.float64)
     apply = jax.vmap(space.apply, in_axes=(None, 0))
     reference = apply(params, xs)
@@ -50,17 +51,16 @@ def _changes(space, key, xs, extra):
         return jnp.max(jnp.abs(apply(space.act(g, params), xs) - reference)) / scale
 
     inside = jax.vmap(change)(jax.vmap(space.sample)(jax.random.split(jax.random.fold_in(key, 1), 4)))
+    if isinstance(extra, str):  # "outside": elements of a larger group, drawn in the same compilation
+        extra = None if all(g == "nonzero" for g in space.groups) else _outside_elements(space, key)
     if extra is None:
         return jnp.max(inside), None
     return jnp.max(inside), jnp.min(jax.vmap(change)(extra))
 
 
-@eqx.filter_jit
-def _outside(space, key):
-    """Four elements of a larger group than the derived one (None when there is none)."""
-    if all(g == "nonzero" for g in space.groups):
-        return None
-    return jax.vmap(space.sample_outside)(jax.random.split(key, 4))
+def _outside_elements(space, key):
+    """Four elements of a larger group than the derived one."""
+    return jax.vmap(space.sample_outside)(jax.random.split(jax.random.fold_in(key, 2), 4))
 
 
 def test_registry_chunks_cover_every_activation():
@@ -72,7 +72,7 @@ def test_every_registry_activation_preserves_function_and_larger_group_breaks_it
     space = symm.WeightSpace.mlp((3,) + (3,) * len(activations) + (2,), list(activations))
     xs = _inputs(space, jax.random.fold_in(key, 1))
     # Where a larger group exists, its elements must change the function clearly.
-    inside, outside = _changes(space, key, xs, _outside(space, jax.random.fold_in(key, 3)))
+    inside, outside = _changes(space, key, xs, "outside")
     assert float(inside) <= 1e-10
     assert outside is None or float(outside) > 1e-4
 
@@ -222,7 +222,7 @@ def test_cnn_function_preserved_on_random_images(kernels, acts, seed):
     space = symm.WeightSpace.cnn(channels=(2, 3, 4), dense=(5, 3), kernel_size=kernels, activations=list(acts))
     key = jax.random.key(seed)
     xs = _inputs(space, jax.random.fold_in(key, 1), n=3)
-    inside, outside = _changes(space, key, xs, _outside(space, jax.random.fold_in(key, 2)))
+    inside, outside = _changes(space, key, xs, "outside")
     assert float(inside) <= 1e-10
     assert outside is None or float(outside) > 1e-4
 
