@@ -1,0 +1,19 @@
+"""``symm simulate`` prints per-layer errors; bad input is one clear line and exit code 2."""
+
+from symm.cli import main
+
+
+def test_simulate_command_prints_small_per_layer_errors(capsys):
+    assert main(["simulate", "--activation", "relu", "--layers", "1,2,1", "--probes", "2", "--backward"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = out[3:]
+    assert [r.split()[0] for r in rows] == ["0", "1", "2"]
+    numbers = [float(tok) for r in rows for tok in r.split() if "e" in tok and tok[0].isdigit()]
+    assert len(numbers) >= 9 and max(numbers) <= 1e-12
+
+
+def test_simulate_command_rejects_bad_input(capsys):
+    assert main(["simulate", "--activation", "sigmoid"]) == 2
+    assert "affine" in capsys.readouterr().err
+    assert main(["simulate", "--layers", "2,x"]) == 2
+    assert "--layers" in capsys.readouterr().err
