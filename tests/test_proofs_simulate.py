@@ -156,13 +156,13 @@ def test_custom_quadratic_loss_and_rejection_of_other_losses():
 
 
 def test_bad_inputs_get_clear_errors():
-    space, params, xs, _ = _net((2, 3, 1), "tanh", 9, 2)
+    space, params, xs, _ = _net((2, 3, 1), "tanh", 9, 3)
     with pytest.raises(ValueError, match="xs must have shape"):
         proofs.simulate_forward(space, params, xs.T)
     with pytest.raises(ValueError, match="dtype"):
         proofs.simulate_forward(space, params, xs.astype(jnp.float32))
     with pytest.raises(ValueError, match="targets must have shape"):
-        proofs.simulate_backward(space, params, xs, targets=jnp.zeros((3, 1)))
+        proofs.simulate_backward(space, params, xs, targets=jnp.zeros((2, 1)))
     sig = symm.WeightSpace.mlp((2, 3, 1), "sigmoid")
     with pytest.raises(ValueError, match="affine"):
         proofs.simulate_forward(sig, sig.init(jax.random.key(0)), xs)
