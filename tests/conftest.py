@@ -24,3 +24,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+# Opt-in marks: skipped by default with the reason shown, run when named in `-m` (e.g. `-m slow`).
+_OPT_IN = {
+    "slow": "slow (minutes on 2 CPU cores); run with `pytest -m slow`",
+    "gpu": "needs an accelerator; run on the GPU machine with `pytest -m gpu`",
+    "data": "needs ../shared/data (Kodak, audio); run with `pytest -m data`",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    selected = config.getoption("-m") or ""
+    for item in items:
+        for mark, reason in _OPT_IN.items():
+            if mark in item.keywords and mark not in selected:
+                item.add_marker(pytest.mark.skip(reason=reason))

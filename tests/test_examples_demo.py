@@ -3,10 +3,12 @@
 import math
 
 import jax
+import pytest
 
 from examples import demo
 
 
+@pytest.mark.slow  # `make demo` runs the same stages at full size
 def test_demo_runs_and_finds_the_symmetries(tmp_path):
     with jax.numpy_dtype_promotion("standard"):  # optax's Adam mixes its int step count with floats
         result = demo.main(tmp_path, n_images=24, fit_steps=20, train_steps=4, width=8, batch=8)

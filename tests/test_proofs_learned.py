@@ -3,9 +3,12 @@
 import json
 import math
 
+import pytest
+
 from examples.learned_simulation import main
 
 
+@pytest.mark.slow  # trains several GMNs; the learned-simulation figures come from this example
 def test_learned_simulation_example_runs_and_writes_results(tmp_path):
     res = main(activations=("tanh",), sizes=(2, 3, 1), depths=(1,), widths=(4,), n_train=8, n_test=4,
                n_probes=2, steps=2, batch=4, out_dir=tmp_path, progress=False)

@@ -44,8 +44,6 @@ class GMNLayer(eqx.Module):
     # input / output vertices (type 1): unconstrained MLP plus a linear path, residual
     update_in: InvariantMLP
     update_out: InvariantMLP
-    linear_in: Linear
-    linear_out: Linear
     # optional bias-free linear paths added to those MLPs (type 1, so any linear map is allowed);
     # they let an I/O update express affine maps exactly, e.g. b + Σ w h on output vertices
     linear_in: Linear | None
@@ -88,8 +86,6 @@ class GMNLayer(eqx.Module):
         self.update_h = ScaleEq(d, d, n_inv, d_hidden, dropout=dropout, key=next(k), **kw)
         self.update_in = InvariantMLP(n_io, d_hidden, n_streams * d, dropout=dropout, key=next(k), **kw)
         self.update_out = InvariantMLP(n_io, d_hidden, n_streams * d, dropout=dropout, key=next(k), **kw)
-        self.linear_in = Linear(n_io, n_streams * d, key=next(k), **kw)
-        self.linear_out = Linear(n_io, n_streams * d, key=next(k), **kw)
         if io_linear:
             k_in, k_out = jax.random.split(jax.random.fold_in(key, 1))
             self.linear_in = Linear(n_io, n_streams * d, key=k_in, **kw)
