@@ -199,7 +199,7 @@ def plot(out: Path, zoo, classifiers, confirmations) -> Path:
     return path
 
 
-def main(out: str | Path = "out/demo", *, n_images: int = 500, fit_steps: int = 100, train_steps: int = 300,
+def main(out: str | Path = "out/demo", *, n_images: int = 500, fit_steps: int = 100, train_steps: int = 200,
          width: int = 32, batch: int = 32, seed: int = 0) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -221,7 +221,7 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="out/demo")
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--fit-steps", type=int, default=100)
-    parser.add_argument("--train-steps", type=int, default=300)
+    parser.add_argument("--train-steps", type=int, default=200)
     parser.add_argument("--width", type=int, default=32)
     args = parser.parse_args()
     main(args.out, n_images=args.images, fit_steps=args.fit_steps, train_steps=args.train_steps, width=args.width)

@@ -22,7 +22,7 @@ def test_jit_vmap_and_grad_agree(key):
     model = ScaleGMN(SPACE, 3, width=4, n_layers=2, bidirectional=True, key=key)
     graphs = _batch(3)
     labels = jnp.array([0, 2, 1])
-    batched = eqx.filter_jit(jax.vmap(model))(graphs)
+    batched = eqx.filter_jit(lambda m, g: jax.vmap(m)(g))(model, graphs)
     one_by_one = jnp.stack([eqx.filter_jit(model)(jax.tree.map(lambda x: x[i], graphs)) for i in range(3)])
     np.testing.assert_allclose(batched, one_by_one, rtol=1e-12, atol=1e-14)
 
