@@ -29,13 +29,18 @@ def psnr_curves(curves: dict, path, *, title: str, ylabel: str = "PSNR (dB)", ba
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+
+def _save(fig, path) -> Path:
+    """Lay out, write (creating the folder) and close a figure."""
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _plt().close(fig)
     return path
-
 
 def _show(img):
     img = np.clip(np.asarray(img), 0.0, 1.0)
@@ -58,12 +63,7 @@ def reconstructions(gt: np.ndarray, recs: dict, path, *, title: str = "") -> Pat
     for ax in axes:
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def expert_map(assignment: np.ndarray, path, *, title: str = "manager's expert per pixel") -> Path:
@@ -75,9 +75,4 @@ def expert_map(assignment: np.ndarray, path, *, title: str = "manager's expert p
     fig.colorbar(im, ax=ax, ticks=range(k), fraction=0.046)
     ax.set_title(title, fontsize=9)
     ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
