@@ -41,18 +41,32 @@ class BackwardSimulation(eqx.Module):
     grads: Params
 
 
+def _is_cnn(layout: Layout) -> bool:
+    return layout.kernels[0] is not None
+
+
 def _checked(space: Any, params: Params, xs: Array) -> Layout:
     layout = Layout.from_space(space)
     if not isinstance(params, (tuple, list)) or len(params) != layout.num_layers:
         raise ValueError(f"params must be a tuple of {layout.num_layers} (W, b) pairs for sizes {layout.sizes}")
     xs = jnp.asarray(xs)
-    if xs.ndim != 2 or xs.shape[1] != layout.sizes[0]:
+    if _is_cnn(layout):
+        if xs.ndim != 4 or xs.shape[1] != layout.sizes[0]:
+            raise ValueError(
+                f"xs must have shape [n_probes, {layout.sizes[0]}, H, W] (one image per probe point) for this CNN, "
+                f"got {tuple(xs.shape)}"
+            )
+    elif xs.ndim != 2 or xs.shape[1] != layout.sizes[0]:
         raise ValueError(
             f"xs must have shape [n_probes, {layout.sizes[0]}] (one row per probe point), got {tuple(xs.shape)}"
         )
     if xs.dtype != params[0][0].dtype:
         raise ValueError(f"xs has dtype {xs.dtype} but the params are {params[0][0].dtype}; use one dtype")
     return layout
+
+
+def _image(layout: Layout, xs: Array) -> tuple[int, int] | None:
+    return tuple(xs.shape[2:]) if _is_cnn(layout) else None
 
 
 def _post_types(layout: Layout) -> tuple[Character, ...]:
@@ -67,15 +81,34 @@ def _main(v: Array, P: int) -> Array:
     return v[:, :P]
 
 
-def simulate_forward(space: Any, params: Params, xs: Float[Array, "P n_in"]) -> NeuronFeatures:
-    """Post-activations of every layer (``[n_l, P]``; layer 0 the probes, layer L the output),
-    computed by the constructed forward ScaleGMN in L message-passing steps."""
+def _readout(layout: Layout, vertices: tuple[Array, ...], xs: Array) -> tuple[Array, ...]:
+    """Main channels per vertex layer: ``[n, P, H, W]`` for images and feature maps, ``[n, P]`` for dense
+    layers (their states are constant over pixels: read pixel 0)."""
+    P = xs.shape[0]
+    if not _is_cnn(layout):
+        return tuple(_main(v, P) for v in vertices)
+    image = xs.shape[2:]
+    S = image[0] * image[1]
+    out = []
+    for l, v in enumerate(vertices):
+        maps = l == 0 or layout.kernels[l - 1] is not None
+        out.append(v[:, : P * S].reshape((v.shape[0], P) + image) if maps else v[:, : P * S : S])
+    return tuple(out)
+
+
+def simulate_forward(space: Any, params: Params, xs: Float[Array, "P n_in *image"]) -> NeuronFeatures:
+    """Post-activations of every layer, computed by the constructed forward ScaleGMN in L message-passing steps.
+
+    MLP: ``xs [P, n_in]``, layer states ``[n_l, P]``. CNN: ``xs [P, C, H, W]`` images, conv layer
+    states ``[c_l, P, H, W]`` (feature maps), dense layers after global average pooling ``[n_l, P]``.
+    Layer 0 holds the probes, layer L the network's output.
+    """
     layout = _checked(space, params, xs)
     P = xs.shape[0]
-    model = construct(layout, P, dtype=xs.dtype)
+    model = construct(layout, P, dtype=xs.dtype, image=_image(layout, xs))
     with jax.default_matmul_precision("highest"):
         state = model(probe_graph(layout, params, xs))
-    return NeuronFeatures(tuple(_main(h, P) for h in state.h), _post_types(layout))
+    return NeuronFeatures(_readout(layout, state.h, xs), _post_types(layout))
 
 
 def loss_coefficients(loss: Loss | None, n_probes: int, n_out: int, *, dtype=None) -> LossCoefficients:
@@ -127,6 +160,11 @@ def simulate_backward(
     P, n_out = xs.shape[0], layout.sizes[-1]
     if targets is not None and tuple(targets.shape) != (P, n_out):
         raise ValueError(f"targets must have shape [{P}, {n_out}] (one row per probe), got {tuple(targets.shape)}")
+    if _is_cnn(layout):
+        raise ValueError(
+            "the backward simulation supports MLP weight spaces; for a CNN use simulate_forward (and "
+            "reference_backward for its gradients)"
+        )
     coeffs = loss_coefficients(loss, P, n_out, dtype=xs.dtype)
     model = construct(layout, P, loss=coeffs, dtype=xs.dtype)
     with jax.default_matmul_precision("highest"):
@@ -141,12 +179,23 @@ def simulate_backward(
 
 # ------------------------------------------------------------------ direct evaluation
 def _network(layout: Layout, params: Params, xs: Array, offsets=None):
-    """Per-layer post-activations ``[n_l, P]``; ``offsets`` are added to every pre-activation."""
-    h = xs.T
+    """Per-layer post-activations ``[n_l, P, ...]``; ``offsets`` are added to every pre-activation.
+
+    Conv layers as ``WeightSpace.apply``: same padding, stride 1, cross-correlation; global average
+    pooling before the first dense layer.
+    """
+    h = jnp.moveaxis(xs, 0, 1)  # [n_0, P, ...]
     posts = [h]
     L = layout.num_layers
     for l, (w, b) in enumerate(params, start=1):
-        z = w @ h + b[:, None]
+        if layout.kernels[l - 1] is not None:
+            z = jax.lax.conv_general_dilated(h, w, window_strides=(1, 1), padding="SAME",
+                                             dimension_numbers=("CNHW", "OIHW", "CNHW"))
+            z = z + b[:, None, None, None]
+        else:
+            if h.ndim == 4:  # conv → dense: global average pooling over space
+                h = jnp.mean(h, axis=(2, 3))
+            z = w @ h + b[:, None]
         if offsets is not None:
             z = z + offsets[l - 1]
         h = layout.activation(l)(z) if l < L else z
@@ -154,8 +203,8 @@ def _network(layout: Layout, params: Params, xs: Array, offsets=None):
     return posts
 
 
-def reference_forward(space: Any, params: Params, xs: Float[Array, "P n_in"]) -> NeuronFeatures:
-    """The network's own post-activations per layer, ``[n_l, P]``."""
+def reference_forward(space: Any, params: Params, xs: Float[Array, "P n_in *image"]) -> NeuronFeatures:
+    """The network's own post-activations per layer, shaped as ``simulate_forward``'s."""
     layout = _checked(space, params, xs)
     with jax.default_matmul_precision("highest"):
         return NeuronFeatures(tuple(_network(layout, params, xs)), _post_types(layout))
@@ -172,13 +221,13 @@ def reference_backward(
     def total(params, xs, offsets):
         return loss(_network(layout, params, xs, offsets)[-1].T, y)
 
-    offsets = [jnp.zeros((n, xs.shape[0]), xs.dtype) for n in layout.sizes[1:]]
     with jax.default_matmul_precision("highest"):
-        g_params, g_x, g_z = jax.grad(total, argnums=(0, 1, 2))(tuple(params), xs, offsets)
         posts = _network(layout, params, xs)
+        offsets = [jnp.zeros_like(h) for h in posts[1:]]  # pre-activations have the post-activations' shapes
+        g_params, g_x, g_z = jax.grad(total, argnums=(0, 1, 2))(tuple(params), xs, offsets)
     return BackwardSimulation(
         forward=NeuronFeatures(tuple(posts), _post_types(layout)),
-        deltas=NeuronFeatures((g_x.T,) + tuple(g_z), _delta_types(layout)),
+        deltas=NeuronFeatures((jnp.moveaxis(g_x, 0, 1),) + tuple(g_z), _delta_types(layout)),
         grads=tuple((w, b) for w, b in g_params),
     )
 

@@ -17,3 +17,20 @@ def test_simulate_command_rejects_bad_input(capsys):
     assert "affine" in capsys.readouterr().err
     assert main(["simulate", "--layers", "2,x"]) == 2
     assert "--layers" in capsys.readouterr().err
+
+
+def test_simulate_command_runs_a_cnn(capsys):
+    assert main(["simulate", "--conv", "1,2", "--layers", "2", "--kernel", "3", "--image", "3", "--probes", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "CNN" in out[0]
+    rows = out[3:]
+    kinds = {"input", "conv", "pool+dense", "dense"}
+    assert [next(w for w in r.split() if w in kinds) for r in rows] == ["input", "conv", "pool+dense"]
+    assert max(float(r.split()[-1]) for r in rows) <= 1e-12
+
+
+def test_simulate_command_rejects_bad_cnn_input(capsys):
+    assert main(["simulate", "--conv", "1,2", "--backward"]) == 2
+    assert "MLPs only" in capsys.readouterr().err
+    assert main(["simulate", "--conv", "1,2", "--image", "0"]) == 2
+    assert "--image" in capsys.readouterr().err
