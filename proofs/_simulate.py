@@ -96,19 +96,44 @@ def _readout(layout: Layout, vertices: tuple[Array, ...], xs: Array) -> tuple[Ar
     return tuple(out)
 
 
-def simulate_forward(space: Any, params: Params, xs: Float[Array, "P n_in *image"]) -> NeuronFeatures:
+def _groups(xs: Array, probes_per_model: int | None) -> Array:
+    """Probes split into groups of ``probes_per_model`` along a new leading axis."""
+    P = xs.shape[0]
+    size = P if probes_per_model is None else int(probes_per_model)
+    if size < 1 or P % size:
+        raise ValueError(f"probes_per_model={probes_per_model} must be a positive divisor of the {P} probes")
+    return xs.reshape((P // size, size) + xs.shape[1:])
+
+
+def _merge(groups: Array) -> Array:
+    """``[G, n, size, ...]`` per-group states → ``[n, G·size, ...]``."""
+    g = jnp.moveaxis(groups, 0, 1)
+    return g.reshape((g.shape[0], g.shape[1] * g.shape[2]) + g.shape[3:])
+
+
+def simulate_forward(space: Any, params: Params, xs: Float[Array, "P n_in *image"], *,
+                     probes_per_model: int | None = None) -> NeuronFeatures:
     """Post-activations of every layer, computed by the constructed forward ScaleGMN in L message-passing steps.
 
     MLP: ``xs [P, n_in]``, layer states ``[n_l, P]``. CNN: ``xs [P, C, H, W]`` images, conv layer
     states ``[c_l, P, H, W]`` (feature maps), dense layers after global average pooling ``[n_l, P]``.
     Layer 0 holds the probes, layer L the network's output.
+
+    ``probes_per_model``: by default one model carries every probe on its own channel. The
+    constructed maps never mix probes, so the same construction at ``probes_per_model`` channels,
+    ``jax.vmap``-ed over groups of probes, gives the same states; its linear maps are d×d, so
+    small groups cost far less (1: about P times less per message).
     """
     layout = _checked(space, params, xs)
-    P = xs.shape[0]
-    model = construct(layout, P, dtype=xs.dtype, image=_image(layout, xs))
+    groups = _groups(xs, probes_per_model)
+    model = construct(layout, groups.shape[1], dtype=xs.dtype, image=_image(layout, xs))
+
+    def run(x):
+        return _readout(layout, model(probe_graph(layout, params, x)).h, x)
+
     with jax.default_matmul_precision("highest"):
-        state = model(probe_graph(layout, params, xs))
-    return NeuronFeatures(_readout(layout, state.h, xs), _post_types(layout))
+        states = jax.vmap(run)(groups)
+    return NeuronFeatures(tuple(_merge(h) for h in states), _post_types(layout))
 
 
 def loss_coefficients(loss: Loss | None, n_probes: int, n_out: int, *, dtype=None) -> LossCoefficients:
@@ -149,12 +174,14 @@ def simulate_backward(
     loss: Loss | None = None,
     *,
     targets: Float[Array, "P n_out"] | None = None,
+    probes_per_model: int | None = None,
 ) -> BackwardSimulation:
     """The backward pass by the constructed bidirectional ScaleGMN in 2L steps.
 
     ``loss(outputs [P, n_out], targets [P, n_out]) -> scalar``, MSE by default; targets
     default to zeros. Vertex states are ∂loss/∂z per neuron; the gradient readout gives
-    ∂loss/∂W and ∂loss/∂b.
+    ∂loss/∂W and ∂loss/∂b. ``probes_per_model`` as in ``simulate_forward`` (the loss
+    coefficients are those of all P probes; the readouts of the groups add up).
     """
     layout = _checked(space, params, xs)
     P, n_out = xs.shape[0], layout.sizes[-1]
@@ -166,14 +193,22 @@ def simulate_backward(
             "reference_backward for its gradients)"
         )
     coeffs = loss_coefficients(loss, P, n_out, dtype=xs.dtype)
-    model = construct(layout, P, loss=coeffs, dtype=xs.dtype)
+    groups = _groups(xs, probes_per_model)
+    size = groups.shape[1]
+    y = jnp.zeros((P, n_out), xs.dtype) if targets is None else targets
+    model = construct(layout, size, loss=coeffs, dtype=xs.dtype)
+    readout = GradientReadout(size, dtype=xs.dtype)
+
+    def run(x, t):
+        state = model(probe_graph(layout, params, x, t))
+        return tuple(_main(h, size) for h in state.h), tuple(_main(d, size) for d in state.delta), readout(state)
+
     with jax.default_matmul_precision("highest"):
-        state = model(probe_graph(layout, params, xs, targets))
-        grads = GradientReadout(P, dtype=xs.dtype)(state)
+        h, delta, grads = jax.vmap(run)(groups, y.reshape((groups.shape[0], size, n_out)))
     return BackwardSimulation(
-        forward=NeuronFeatures(tuple(_main(h, P) for h in state.h), _post_types(layout)),
-        deltas=NeuronFeatures(tuple(_main(d, P) for d in state.delta), _delta_types(layout)),
-        grads=grads,
+        forward=NeuronFeatures(tuple(_merge(a) for a in h), _post_types(layout)),
+        deltas=NeuronFeatures(tuple(_merge(a) for a in delta), _delta_types(layout)),
+        grads=jax.tree.map(lambda a: jnp.sum(a, axis=0), grads),
     )
 
 

@@ -38,8 +38,8 @@ sizes_st = st.lists(st.integers(1, 16), min_size=2, max_size=6)  # depths 1..5
 
 
 @eqx.filter_jit
-def _forward_errors(space, params, xs):
-    sim = proofs.simulate_forward(space, params, xs)
+def _forward_errors(space, params, xs, probes_per_model=None):
+    sim = proofs.simulate_forward(space, params, xs, probes_per_model=probes_per_model)
     out = jax.vmap(lambda x: space.apply(params, x))(xs)
     # per layer vs the network's post-activations; and the output layer vs the network's output
     return proofs.layer_errors(sim, proofs.reference_forward(space, params, xs)), proofs.relative_error(
@@ -60,8 +60,8 @@ def _local_forward_errors(space, params, xs):
 
 
 @eqx.filter_jit
-def _backward_errors(space, params, xs, ys):
-    sim = proofs.simulate_backward(space, params, xs, targets=ys)
+def _backward_errors(space, params, xs, ys, probes_per_model=None):
+    sim = proofs.simulate_backward(space, params, xs, targets=ys, probes_per_model=probes_per_model)
     ref = proofs.reference_backward(space, params, xs, targets=ys)
     return (
         proofs.layer_errors(sim.forward, ref.forward),
@@ -77,18 +77,24 @@ def test_forward_simulation_is_exact_per_layer_float64(sizes, act, seed, n_probe
     assert _max(_local_forward_errors(space, params, xs)) <= 1e-12
 
 
+# probes_per_model: None = one model carries every probe; 1 = the 1-probe construction vmapped over probes
+ppm_st = st.sampled_from([None, 1])
+
+
 @settings(deadline=None, max_examples=2)
-@given(sizes=sizes_st, act=st.sampled_from(END_TO_END), seed=st.integers(0, 2**16), n_probes=st.integers(1, 3))
-def test_forward_simulation_is_exact_end_to_end_float64(sizes, act, seed, n_probes):
+@given(sizes=sizes_st, act=st.sampled_from(END_TO_END), seed=st.integers(0, 2**16), n_probes=st.integers(1, 3),
+       ppm=ppm_st)
+def test_forward_simulation_is_exact_end_to_end_float64(sizes, act, seed, n_probes, ppm):
     space, params, xs, _ = _net(sizes, act, seed, n_probes)
-    assert _max(_forward_errors(space, params, xs)) <= 1e-12
+    assert _max(_forward_errors(space, params, xs, ppm)) <= 1e-12
 
 
 @settings(deadline=None, max_examples=2)
-@given(sizes=sizes_st, act=st.sampled_from(END_TO_END), seed=st.integers(0, 2**16), n_probes=st.integers(1, 3))
-def test_backward_simulation_matches_jax_grad_float64(sizes, act, seed, n_probes):
+@given(sizes=sizes_st, act=st.sampled_from(END_TO_END), seed=st.integers(0, 2**16), n_probes=st.integers(1, 3),
+       ppm=ppm_st)
+def test_backward_simulation_matches_jax_grad_float64(sizes, act, seed, n_probes, ppm):
     space, params, xs, ys = _net(sizes, act, seed, n_probes)
-    assert _max(_backward_errors(space, params, xs, ys)) <= 1e-12
+    assert _max(_backward_errors(space, params, xs, ys, ppm)) <= 1e-12
 
 
 def test_forward_simulation_depth_five_width_sixteen():
@@ -96,9 +102,9 @@ def test_forward_simulation_depth_five_width_sixteen():
     assert _max(_forward_errors(space, params, xs)) <= 1e-12
 
 
-def test_backward_simulation_float32():
+def test_backward_simulation_float32_in_probe_groups():
     space, params, xs, ys = _net((2, 8, 8, 1), "tanh", 3, 4, jnp.float32)
-    errors = _backward_errors(space, params, xs, ys)
+    errors = _backward_errors(space, params, xs, ys, 2)  # two vmapped 2-probe models; their readouts add up
     assert all(e.dtype == jnp.float32 for e in jax.tree.leaves(errors))
     assert _max(errors) <= 1e-5
 
@@ -161,6 +167,8 @@ def test_bad_inputs_get_clear_errors():
         proofs.simulate_forward(space, params, xs.T)
     with pytest.raises(ValueError, match="dtype"):
         proofs.simulate_forward(space, params, xs.astype(jnp.float32))
+    with pytest.raises(ValueError, match="positive divisor"):
+        proofs.simulate_forward(space, params, xs, probes_per_model=2)
     with pytest.raises(ValueError, match="targets must have shape"):
         proofs.simulate_backward(space, params, xs, targets=jnp.zeros((2, 1)))
     sig = symm.WeightSpace.mlp((2, 3, 1), "sigmoid")
