@@ -3,7 +3,10 @@
 Forward: simulate_forward (L steps) vs the network's own forward pass at the probes.
 Backward: simulate_backward (2L steps, ∂L/∂W by the edge readout) vs ``jax.grad`` of the MSE.
 Both jitted and vmapped over a batch of random networks (``jax.lax.map`` in chunks of
-``--chunk`` networks to bound memory). Prints a table; ``--json PATH`` writes the figures.
+``--chunk`` networks to bound memory). Two sizes of the same construction: one model whose
+width carries every probe ("all"), and ``jax.vmap`` over 1-probe models (the constructed
+maps never mix probes, and a d-channel model costs ~d² per edge, so this is ~P× cheaper).
+Prints a table; ``--json PATH`` writes the figures.
 
     .venv/bin/python benchmarks/simulate.py                      # 1,000 2-32-32-1 tanh nets, 64 probes
     .venv/bin/python benchmarks/simulate.py --networks 50 --probes 16   # quick CPU run
@@ -25,6 +28,9 @@ def _parse(argv=None):
     p.add_argument("--activation", default="tanh")
     p.add_argument("--chunk", type=int, default=100, help="networks per vmapped chunk (memory bound)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--probes-per-model", default="all,1",
+                   help="comma-separated model sizes to time: 'all' (one model, one channel per probe) or a divisor "
+                   "of --probes (default all,1)")
     p.add_argument("--float64", action="store_true")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     return p.parse_args(argv)
@@ -70,32 +76,42 @@ def main(argv=None) -> dict:
     def batched(f):
         return eqx.filter_jit(lambda p, x, y: jax.lax.map(lambda a: f(*a), (p, x, y), batch_size=chunk))
 
-    sim_fw = batched(lambda p, x, y: proofs.simulate_forward(space, p, x).features[-1])
-    dir_fw = batched(lambda p, x, y: jax.vmap(lambda xi: space.apply(p, xi))(x))
-    sim_bw = batched(lambda p, x, y: proofs.simulate_backward(space, p, x, targets=y).grads)
-
     def direct_grad(p, x, y):
         return jax.grad(lambda p: proofs.mse(jax.vmap(lambda xi: space.apply(p, xi))(x), y))(p)
 
-    dir_bw = batched(direct_grad)
+    direct = {"forward": batched(lambda p, x, y: jax.vmap(lambda xi: space.apply(p, xi))(x)),
+              "backward": batched(direct_grad)}
+    variants = [None if v.strip() == "all" else int(v) for v in args.probes_per_model.split(",")]
+
+    def simulation(name, ppm):
+        if name == "forward":
+            return batched(lambda p, x, y: proofs.simulate_forward(space, p, x, probes_per_model=ppm).features[-1].T)
+        return batched(lambda p, x, y: proofs.simulate_backward(space, p, x, targets=y, probes_per_model=ppm).grads)
 
     results = {"device": str(jax.devices()[0]), "dtype": jnp.dtype(dtype).name, "layers": sizes,
-               "activation": args.activation, "networks": args.networks, "probes": args.probes}
-    for name, sim, ref in (("forward", sim_fw, dir_fw), ("backward", sim_bw, dir_bw)):
-        c_sim, t_sim = _time(sim, params, xs, ys, repeats=args.repeats)
-        c_ref, t_ref = _time(ref, params, xs, ys, repeats=args.repeats)
-        got, want = sim(params, xs, ys), ref(params, xs, ys)
-        err = max(float(proofs.relative_error(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)))
-                  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)))
-        results[name] = {"simulation_s": t_sim, "direct_s": t_ref, "overhead": t_sim / t_ref,
-                         "first_call_s": c_sim, "max_rel_error": err}
+               "activation": args.activation, "networks": args.networks, "probes": args.probes, "runs": []}
+    for name in ("forward", "backward"):
+        c_ref, t_ref = _time(direct[name], params, xs, ys, repeats=args.repeats)
+        want = direct[name](params, xs, ys)
+        for ppm in variants:
+            sim = simulation(name, ppm)
+            c_sim, t_sim = _time(sim, params, xs, ys, repeats=args.repeats)
+            got = sim(params, xs, ys)
+            err = max(float(proofs.relative_error(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)))
+                      for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)))
+            width = proofs.construct(space, args.probes if ppm is None else ppm,
+                                     loss=None if name == "forward" else proofs.LossCoefficients(1.0, -1.0),
+                                     dtype=dtype).embed_edge.layer.weight.shape[0]
+            results["runs"].append({"pass": name, "probes_per_model": "all" if ppm is None else ppm, "width": width,
+                                    "simulation_s": t_sim, "direct_s": t_ref, "overhead": t_sim / t_ref,
+                                    "first_call_s": c_sim, "max_rel_error": err})
     print(f"device {results['device']}, {results['dtype']}, {args.networks} networks "
           f"{args.layers} ({args.activation}), {args.probes} probes")
-    print(f"{'pass':<9} {'simulation s':>13} {'direct s':>10} {'overhead':>9} {'compile+1st s':>14} {'max rel err':>12}")
-    for name in ("forward", "backward"):
-        r = results[name]
-        print(f"{name:<9} {r['simulation_s']:>13.4f} {r['direct_s']:>10.5f} {r['overhead']:>8.1f}x "
-              f"{r['first_call_s']:>14.2f} {r['max_rel_error']:>12.2e}")
+    print(f"{'pass':<9} {'probes/model':>12} {'width d':>8} {'simulation s':>13} {'direct s':>10} {'overhead':>9} "
+          f"{'compile+1st s':>14} {'max rel err':>12}")
+    for r in results["runs"]:
+        print(f"{r['pass']:<9} {str(r['probes_per_model']):>12} {r['width']:>8} {r['simulation_s']:>13.4f} "
+              f"{r['direct_s']:>10.5f} {r['overhead']:>8.1f}x {r['first_call_s']:>14.2f} {r['max_rel_error']:>12.2e}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -162,7 +162,9 @@ def main(
         ax_w.plot(widths, [results[f"{act}/depth={depth_at}/width={w}"] for w in widths], "o-", label=act)
     ax_d.set(title=f"width {width_at}", xlabel="GMN depth (message-passing steps)", ylabel="held-out R²",
              xticks=list(depths))
-    ax_w.set(title=f"depth {depth_at}", xlabel="GMN width (channels)", ylabel="held-out R²", xscale="log",
+    ax_w.set_xscale("log", base=2)
+    ax_w.minorticks_off()
+    ax_w.set(title=f"depth {depth_at}", xlabel="GMN width (channels)", ylabel="held-out R²",
              xticks=list(widths), xticklabels=[str(w) for w in widths])
     for ax in (ax_d, ax_w):
         ax.axhline(1.0, color="gray", lw=0.5)
