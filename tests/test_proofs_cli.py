@@ -1,5 +1,7 @@
 """``symm simulate`` prints per-layer errors; bad input is one clear line and exit code 2."""
 
+import pytest
+
 from symm.cli import main
 
 
@@ -19,6 +21,7 @@ def test_simulate_command_rejects_bad_input(capsys):
     assert "--layers" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # compiles a CNN simulation; tests/test_proofs_cnn.py checks the same construction
 def test_simulate_command_runs_a_cnn(capsys):
     assert main(["simulate", "--conv", "1,2", "--layers", "2", "--kernel", "3", "--image", "3", "--probes", "1"]) == 0
     out = capsys.readouterr().out.splitlines()

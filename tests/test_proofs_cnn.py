@@ -52,7 +52,7 @@ def cnn_layouts(draw):
     return tuple(channels), tuple(dense), tuple(kernels)
 
 
-@settings(deadline=None, max_examples=3)
+@settings(deadline=None, max_examples=2)
 @given(
     cnn=cnn_layouts(),
     act=st.sampled_from(END_TO_END),
@@ -70,29 +70,25 @@ def test_cnn_forward_simulation_is_exact_float64(cnn, act, image, n_probes, seed
     assert _max(errors) <= 1e-12
 
 
-def test_cnn_forward_simulation_float32_mixed_and_even_kernels():
-    space, params, xs = _cnn((1, 3, 2), (3, 1), (3, 2), "relu", (3, 4), 2, 2, jnp.float32)
-    errors = _errors(space, params, xs)
-    assert all(e.dtype == jnp.float32 for e in jax.tree.leaves(errors))
-    assert _max(errors) <= 1e-5
-
-
 @eqx.filter_jit
 def _run(model, space, params, xs):
     return model(probe_graph(space, params, xs)).h[-1][:, : xs.shape[0] * xs.shape[2] * xs.shape[3]]
 
 
-def test_flipped_kernel_construction_fails():
-    """Reading the kernel rotated by 180° computes a true convolution, not the CNN's cross-correlation."""
-    space, params, xs = _cnn((1, 2), (1,), 3, "tanh", (4, 4), 1, 3)
+def test_flipped_kernel_construction_fails_float32():
+    """Reading the kernel rotated by 180° computes a true convolution, not the CNN's cross-correlation.
+
+    In float32: the right construction is exact to 1e-5 there too."""
+    space, params, xs = _cnn((1, 2), (1,), 3, "tanh", (4, 4), 1, 3, jnp.float32)
     want = jax.vmap(lambda x: space.apply(params, x))(xs).T  # [1, P]
-    model = construct(space, 1, image=(4, 4))
+    model = construct(space, 1, image=(4, 4), dtype=jnp.float32)
     right = _run(model, space, params, xs)  # output vertices: the value on every pixel channel
     n = 16  # main channels P·H·W; tap blocks follow
     weight = np.array(model.embed_edge.layer.weight)
     weight[n:] = weight[n:, ::-1]  # tap t ↦ tap k² − 1 − t
     wrong = eqx.tree_at(lambda m: m.embed_edge.layer.weight, model, jnp.asarray(weight))
-    assert float(proofs.relative_error(right, jnp.broadcast_to(want, right.shape))) <= 1e-12
+    assert right.dtype == jnp.float32
+    assert float(proofs.relative_error(right, jnp.broadcast_to(want, right.shape))) <= 1e-5
     assert float(proofs.relative_error(_run(wrong, space, params, xs), jnp.broadcast_to(want, right.shape))) > 1e-3
 
 
