@@ -70,12 +70,13 @@ def simulation_table(activation, sizes, *, backward: bool, n_probes: int = 16, s
     errs = errors(params, xs, ys)
     L = len(all_sizes) - 1
     steps = 2 * L if backward else L
-    head = ["layer", "neurons" if conv is None else "channels/neurons", "kind", "h (post-activation)"]
+    cnn = conv is not None  # a CNN's table names each layer's kind
+    head = ["layer", "channels/neurons" if cnn else "neurons"] + (["kind"] if cnn else []) + ["h (post-activation)"]
     head += ["δ = ∂L/∂z", "∂L/∂W", "∂L/∂b"] if backward else []
     rows = []
     for l in range(L + 1):
-        row = [str(l) + (" (input)" if l == 0 else " (output)" if l == L else ""), str(all_sizes[l]),
-               "input" if l == 0 else kinds[l - 1], f"{float(errs[0][l]):.2e}"]
+        row = [str(l) + (" (input)" if l == 0 else " (output)" if l == L else ""), str(all_sizes[l])]
+        row += (["input" if l == 0 else kinds[l - 1]] if cnn else []) + [f"{float(errs[0][l]):.2e}"]
         if backward:
             row.append(f"{float(errs[1][l]):.2e}" + (" (∂L/∂x)" if l == 0 else ""))
             row += ["-", "-"] if l == 0 else [f"{float(errs[2][l - 1][0]):.2e}", f"{float(errs[2][l - 1][1]):.2e}"]
