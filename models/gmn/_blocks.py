@@ -36,12 +36,20 @@ def normalise(x: Float[Array, "... d"]) -> Float[Array, "... d"]:
 
 
 class Linear(eqx.Module):
-    """Bias-free linear map on the last axis (typed paths must have no bias)."""
+    """Bias-free linear map on the last axis (typed paths must have no bias).
+
+    Initialised to preserve the mean square of its input (weights N(0, 1/d_in)):
+    typed paths multiply several of these, and the equinox default (variance
+    1/(3·d_in)) shrinks the signal about threefold per map, so after a few
+    message-passing steps the features of real networks' weights vanish.
+    """
 
     layer: eqx.nn.Linear
 
     def __init__(self, d_in: int, d_out: int, *, key: PRNGKeyArray, dtype=None):
-        self.layer = eqx.nn.Linear(d_in, d_out, use_bias=False, key=key, dtype=dtype)
+        layer = eqx.nn.Linear(d_in, d_out, use_bias=False, key=key, dtype=dtype)
+        weight = jax.random.normal(key, layer.weight.shape, layer.weight.dtype) / jnp.sqrt(d_in)
+        self.layer = eqx.tree_at(lambda m: m.weight, layer, weight)
 
     def __call__(self, x: Float[Array, "... d_in"]) -> Float[Array, "... d_out"]:
         return over_rows(self.layer, x)
@@ -93,6 +101,14 @@ class ScaleInv(eqx.Module):
         return x
 
 
+def open_gate(mlp: InvariantMLP) -> InvariantMLP:
+    """Shift a gate MLP's output bias by +1, so that a gated path Γx ⊙ gate starts near Γx.
+
+    Gates around 0 would multiply the signal by a small random factor at every step.
+    """
+    return eqx.tree_at(lambda m: m.last.bias, mlp, mlp.last.bias + 1)
+
+
 class ScaleEq(eqx.Module):
     """t → t: a bias-free linear map gated by an invariant MLP, Γx ⊙ MLP(invariants)."""
 
@@ -102,7 +118,7 @@ class ScaleEq(eqx.Module):
     def __init__(self, d_in: int, d_out: int, d_gate: int, d_hidden: int, *, dropout=0.0, key, dtype=None):
         k1, k2 = jax.random.split(key)
         self.gamma = Linear(d_in, d_out, key=k1, dtype=dtype)
-        self.gate = InvariantMLP(d_gate, d_hidden, d_out, dropout=dropout, key=k2, dtype=dtype)
+        self.gate = open_gate(InvariantMLP(d_gate, d_hidden, d_out, dropout=dropout, key=k2, dtype=dtype))
 
     def __call__(self, x: Float[Array, "... d_in"], invariants: Float[Array, "... g"], *, key=None) -> Array:
         return self.gamma(x) * self.gate(invariants, key=key)

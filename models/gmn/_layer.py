@@ -20,6 +20,7 @@ from models.gmn._blocks import (
     ReScaleEq,
     ScaleEq,
     ScaleInv,
+    open_gate,
     over_rows,
 )
 from models.gmn._state import GMNState
@@ -94,7 +95,7 @@ class GMNLayer(eqx.Module):
             self.linear_in = self.linear_out = None
         self.edge_gamma = Linear(d, d, key=next(k), **kw)
         self.edge_inv = ScaleInv(d, key=next(k), **kw)
-        self.edge_gate = InvariantMLP(d, d_hidden, d, dropout=dropout, key=next(k), **kw)
+        self.edge_gate = open_gate(InvariantMLP(d, d_hidden, d, dropout=dropout, key=next(k), **kw))
         self.edge_src_hidden = eqx.nn.Linear(n_inv, d_hidden, use_bias=False, key=next(k), **kw)
         self.edge_dst_hidden = eqx.nn.Linear(n_inv, d_hidden, use_bias=False, key=next(k), **kw)
         self.edge_src_io = eqx.nn.Linear(n_io, d_hidden, use_bias=False, key=next(k), **kw)
