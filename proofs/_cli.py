@@ -129,9 +129,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "simulate",
         help="run the constructed ScaleGMN that simulates a network's forward (or backward) pass",
-        description="Build the ScaleGMN of the simulation theorem for a random MLP (or, with --conv, a CNN) and print the per-layer "
-        "relative errors of its vertex states against the network's own activations (and, with --backward, "
-        "against jax.grad).",
+        description="Build the ScaleGMN of the simulation theorem for a random MLP (or, with --conv, a CNN) and "
+        "print the per-layer relative errors of its vertex states against the network's own activations (and, "
+        "with --backward, against jax.grad).",
     )
     p.add_argument("--activation", default="tanh", help="registry activation or expression (default tanh)")
     p.add_argument("--layers", default=None,

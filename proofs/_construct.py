@@ -147,7 +147,10 @@ def _main(plan: ChannelPlan) -> np.ndarray:
 
 
 def _gather(plan: ChannelPlan) -> np.ndarray:
-    """Message channels ← vertex channels: pool block (p, u) ← mean_u' (p, u'); tap (k, t, p, u) ← (p, u + offset)."""
+    """Message channels ← vertex channels.
+
+    Pool block (p, u) ← mean over u' of (p, u'); tap block (k, t, p, u) ← (p, u + offset(t)), 0 off the image.
+    """
     d, S, (H, W) = plan.width, plan.pixels, plan.image
     r = np.zeros((d, d))
     for p in range(plan.probes):
