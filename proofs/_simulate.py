@@ -122,7 +122,8 @@ def simulate_forward(space: Any, params: Params, xs: Float[Array, "P n_in *image
     ``probes_per_model``: by default one model carries every probe on its own channel. The
     constructed maps never mix probes, so the same construction at ``probes_per_model`` channels,
     ``jax.vmap``-ed over groups of probes, gives the same states; its linear maps are d×d, so
-    small groups cost far less (1: about P times less per message).
+    small groups skip the cross-probe zeros (on CPU at 64 probes, 1-probe models run the forward
+    pass about 2× faster; the rest is the layer's elementwise work per edge).
     """
     layout = _checked(space, params, xs)
     groups = _groups(xs, probes_per_model)
