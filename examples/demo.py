@@ -119,6 +119,10 @@ def train_classifiers(zoo, key, *, steps: int, width: int, batch: int):
         print(f"{name:<24} test accuracy {accuracy:6.1%}  ({len(train)} train / {len(test)} held-out INRs, "
               f"{seconds:.0f} s)   sign-invariance error {report.max_rel_error:.1e} "
               f"-> {'invariant' if report.passed else 'NOT invariant'}")
+    print(f"chance is 10%. Every INR starts from its own random initialisation, so its class is readable only "
+          f"through the function\nthe weights compute; published INR classifiers learn that from 55,000 training "
+          f"INRs, this demo has {len(train)}.\nWhat it does show at any size is the last column: only the ScaleGMN "
+          f"is exactly invariant to the derived symmetries.")
     return results
 
 
