@@ -204,7 +204,7 @@ def plot(out: Path, zoo, classifiers, confirmations) -> Path:
 
 
 def main(out: str | Path = "out/demo", *, n_images: int = 500, fit_steps: int = 100, train_steps: int = 200,
-         width: int = 32, batch: int = 32, seed: int = 0) -> dict:
+         width: int = 32, batch: int = 16, seed: int = 0) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
