@@ -1,0 +1,52 @@
+"""At initialisation the trunk keeps the scale of its features over message-passing steps.
+
+Typed paths multiply bias-free linear maps and gates; if those start small, features of real
+networks' weights shrink geometrically with depth and the invariants the readout sees vanish.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+
+import symm
+from models.gmn import GMNEncoder
+from models.gmn._blocks import InvariantMLP
+from models.graph import to_graph
+
+SPACE = symm.WeightSpace.mlp((2, 16, 16, 1), "tanh")
+
+
+def _rms(a):
+    return float(jnp.sqrt(jnp.mean(a**2)))
+
+
+def _graphs():
+    return jax.vmap(lambda k: to_graph(SPACE, SPACE.init(k)))(jax.random.split(jax.random.key(0), 8))
+
+
+def _edge_scale_ratio(encoder, graphs):
+    """RMS of the hidden-to-hidden edge features after all steps over their RMS after embedding."""
+    first = jax.vmap(encoder.embed)(graphs)
+    last = jax.vmap(encoder)(graphs)
+    return _rms(last.edges[1]) / _rms(first.edges[1])
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_edge_features_keep_their_scale_over_four_steps(bidirectional):
+    graphs = _graphs()
+    encoder = GMNEncoder(SPACE, width=32, n_layers=4, bidirectional=bidirectional, key=jax.random.key(1))
+    assert 0.25 < _edge_scale_ratio(encoder, graphs) < 4.0
+
+
+def test_closed_gates_would_shrink_the_edge_features():
+    """The negative: the same trunk with gates around 0 (the equinox default) loses the signal."""
+    graphs = _graphs()
+    encoder = GMNEncoder(SPACE, width=32, n_layers=4, key=jax.random.key(1))
+
+    def close(gate: InvariantMLP) -> InvariantMLP:
+        return eqx.tree_at(lambda m: m.last.bias, gate, gate.last.bias - 1)
+
+    gates = lambda e: (e.layers.edge_gate, e.layers.message_eq.gate, e.layers.update_x.gate, e.layers.update_h.gate)  # noqa: E731
+    closed = eqx.tree_at(gates, encoder, replace_fn=close)
+    assert _edge_scale_ratio(closed, graphs) < 0.1
