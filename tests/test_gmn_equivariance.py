@@ -13,16 +13,11 @@ from models import ScaleGMN, ScaleGMNEditor
 from models.gmn import ScaleInv
 from models.graph import StreamType, pad_to, to_graph
 
+from _strategies import mlp_spaces
+
 LINEAR_ACTS = ["relu", "tanh", "sin", "cube", "abs", "cos", "signed_square", "identity", "leaky_relu", "gelu"]
 SMALL = dict(width=4, n_layers=2)
-
-
-@st.composite
-def spaces(draw):
-    depth = draw(st.integers(2, 3))
-    sizes = draw(st.lists(st.integers(1, 3), min_size=depth + 1, max_size=depth + 1))
-    acts = draw(st.lists(st.sampled_from(LINEAR_ACTS), min_size=depth - 1, max_size=depth - 1))
-    return symm.WeightSpace.mlp(sizes, acts)
+SPACES = mlp_spaces(depths=(2, 3), widths=(1, 3), activations=LINEAR_ACTS)
 
 
 def apply_model(params, model):
@@ -40,7 +35,7 @@ def assert_eq(model, space, key, params, **kw):
 
 
 @settings(deadline=None, max_examples=2)
-@given(space=spaces(), bidirectional=st.booleans(), seed=st.integers(0, 2**16))
+@given(space=SPACES, bidirectional=st.booleans(), seed=st.integers(0, 2**16))
 def test_invariant_scalegmn_is_invariant_float64(space, bidirectional, seed):
     key = jax.random.key(seed)
     model = ScaleGMN(space, 3, bidirectional=bidirectional, key=key, **SMALL)
@@ -50,7 +45,7 @@ def test_invariant_scalegmn_is_invariant_float64(space, bidirectional, seed):
 
 
 @settings(deadline=None, max_examples=2)
-@given(space=spaces(), bidirectional=st.booleans(), seed=st.integers(0, 2**16))
+@given(space=SPACES, bidirectional=st.booleans(), seed=st.integers(0, 2**16))
 def test_editor_is_equivariant_float64(space, bidirectional, seed):
     key = jax.random.key(seed)
     model = ScaleGMNEditor(space, bidirectional=bidirectional, key=key, **SMALL)

@@ -12,15 +12,11 @@ from hypothesis import strategies as st
 import symm
 from models.graph import Layout, NeuralGraph, from_graph, pad_to, stack, to_graph
 
+from _strategies import mlp_spaces
+
 ACTS = ["relu", "tanh", "sin", "cube", "abs", "cos", "signed_square", "identity", "gelu"]
 
-
-@st.composite
-def mlp_spaces(draw):
-    depth = draw(st.integers(1, 4))
-    sizes = draw(st.lists(st.integers(1, 5), min_size=depth + 1, max_size=depth + 1))
-    acts = draw(st.lists(st.sampled_from(ACTS), min_size=depth - 1, max_size=depth - 1))
-    return symm.WeightSpace.mlp(sizes, acts)
+MLP_SPACES = mlp_spaces(depths=(1, 4), widths=(1, 5), activations=ACTS)
 
 
 @st.composite
@@ -45,13 +41,13 @@ def _assert_exact_roundtrip(space, seed):
 
 
 @settings(deadline=None, max_examples=8)
-@given(space=st.one_of(mlp_spaces(), cnn_spaces()), seed=st.integers(0, 2**16))
+@given(space=st.one_of(MLP_SPACES, cnn_spaces()), seed=st.integers(0, 2**16))
 def test_round_trip_is_exact(space, seed):
     _assert_exact_roundtrip(space, seed)
 
 
 @settings(deadline=None, max_examples=6)
-@given(space=st.one_of(mlp_spaces(), cnn_spaces()))
+@given(space=st.one_of(MLP_SPACES, cnn_spaces()))
 def test_edge_count_matches_parameter_count(space):
     params, graph = _assert_exact_roundtrip(space, 0)
     n_weights = sum(W.size for W, _ in params)
@@ -84,7 +80,7 @@ def _topological_order(n_vertices, edges):
 
 
 @settings(deadline=None, max_examples=5)
-@given(space=st.one_of(mlp_spaces(), cnn_spaces()))
+@given(space=st.one_of(MLP_SPACES, cnn_spaces()))
 def test_graph_is_a_dag_between_consecutive_layers(space):
     graph = to_graph(space, space.init(jax.random.key(0)))
     edges = graph.edge_list()
