@@ -149,3 +149,13 @@ def test_cli_help_shows_defaults_and_descriptions(capsys):
                 assert "(default:" in command.formatter_class(prog="x")._get_help_string(action), (name, action.dest)
         assert "default: 0" in text  # --seed
     assert "(default: 1e-05)" in inr.choices["experts"].format_help()
+
+
+def test_strainer_table_prints_never_for_an_unreached_target():
+    import json as _json
+
+    from models.inr._cli import _finite_or_none, _steps_text
+
+    assert _steps_text(_finite_or_none(float("nan"))) == "never" and _finite_or_none(float("nan")) is None
+    assert _steps_text(_finite_or_none(120.0)) == "120"
+    assert _json.loads(_json.dumps({"siren": _finite_or_none(float("nan"))})) == {"siren": None}  # valid JSON, not NaN
