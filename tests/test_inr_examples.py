@@ -1,7 +1,7 @@
 """Smoke tests: the INR examples and the `symm inr` command run end to end at tiny sizes.
 
-The example runs compile a dozen fits between them (a minute or more of CPU), so they are
-marked slow: `pytest -m slow tests/test_inr_examples.py` runs them."""
+The examples run in the default suite at the smallest sizes that exercise every model they
+fit (4x4 images, width 4, a few steps); their full sizes are the examples' defaults."""
 
 import importlib.util
 import json
@@ -25,24 +25,21 @@ def _example(name):
 inr_fit, neural_experts, strainer = _example("inr_fit"), _example("neural_experts"), _example("strainer")
 
 
-@pytest.mark.slow
 def test_inr_fit_example(tmp_path):
-    final = inr_fit.main(size=8, steps=20, width=16, depth=2, record_every=10, out=tmp_path)
+    final = inr_fit.main(size=4, steps=4, width=4, depth=1, record_every=2, out=tmp_path)
     assert set(final) == {"siren", "finer", "relu+ff", "softplus+ff"}
     assert (tmp_path / "psnr.png").exists() and (tmp_path / "reconstructions.png").exists()
 
 
-@pytest.mark.slow
 def test_neural_experts_example(tmp_path):
-    final = neural_experts.main(size=8, steps=20, pretrain_steps=10, models=("neural_experts_small",),
+    final = neural_experts.main(size=4, steps=10, pretrain_steps=2, models=("neural_experts_small",),
                                 record_every=2, out=tmp_path)
     assert np.isfinite(final["neural_experts_small"])
     assert (tmp_path / "neural_experts_small_expert_map.png").exists()
 
 
-@pytest.mark.slow
 def test_strainer_example(tmp_path):
-    final = strainer.main(n_train=2, n_test=1, size=8, width=16, train_steps=10, test_steps=20, record_every=10,
+    final = strainer.main(n_train=2, n_test=1, size=4, width=4, train_steps=2, test_steps=4, record_every=2,
                           out=tmp_path)
     assert set(final) == {"siren", "siren_finetuned", "strainer_1", "strainer_10"}
     assert (tmp_path / "transfer.png").exists()
