@@ -156,3 +156,12 @@ def test_strainer_table_prints_never_for_an_unreached_target():
     assert _steps_text(_finite_or_none(float("nan"))) == "never" and _finite_or_none(float("nan")) is None
     assert _steps_text(_finite_or_none(120.0)) == "120"
     assert _json.loads(_json.dumps({"siren": _finite_or_none(float("nan"))})) == {"siren": None}  # valid JSON, not NaN
+
+
+def test_cli_out_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "taken").write_text("x")
+    img = str(_png(tmp_path / "img.png"))
+    for argv in (FIT + ["--image", img], ["inr", "strainer"]):
+        assert symm_main(argv + ["--out", str(tmp_path / "taken")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is a file" in err

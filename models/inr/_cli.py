@@ -19,7 +19,11 @@ def _user_error(message):
 
 
 def _check(args, positive=(), nonnegative=()) -> None:
-    """Refuse numeric options that would give a useless or crashing run, naming the option."""
+    """Refuse numeric options that would give a useless or crashing run, naming the option; and an
+    --out that is a file."""
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise _user_error(f"--out {out} is a file; give a folder for the plots and the summary")
     for name in positive:
         value = getattr(args, name, None)
         if value is not None and not value > 0:

@@ -109,6 +109,8 @@ def _user_errors(call):
         return call()
     except (SourceError, ZooFormatError, ValueError) as error:
         raise UserError(str(error)) from None
+    except OSError as error:  # e.g. a --out whose folder does not exist, or a full disk
+        raise UserError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from None
 
 
 def _run_inr(args) -> int:
