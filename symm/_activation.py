@@ -172,6 +172,9 @@ _FUNCTIONS = {
     ).split()
 }
 _FUNCTIONS.update(I=sympy.I, Matrix=sympy.Matrix, abs=sympy.Abs, max=sympy.Max, min=sympy.Min, arctan=sympy.atan, e=sympy.E)
+#: What an unknown name may be corrected to: activations and the functions of an expression
+#: (not sympy's constructors and constants such as Float, Symbol or pi).
+_NOT_SUGGESTED = {"pi", "E", "e", "I", "Rational", "Integer", "Float", "Symbol", "Function", "Matrix"}
 _CALL = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*", re.S)
 
 
@@ -190,12 +193,13 @@ def _parse(text: str) -> sympy.Expr:
     ) else set()
     if unknown:
         name = sorted(unknown)[0]
-        raise DeriveError(f"unknown function {name!r} in {text!r}{_suggestion(name, list(_FUNCTIONS))}")
+        choices = list(dict.fromkeys([f for f in _FUNCTIONS if f not in _NOT_SUGGESTED] + registry_names()))
+        raise DeriveError(f"unknown function {name!r} in {text!r}{_suggestion(name, choices)}")
     return parsed
 
 
 def _suggestion(name: str, choices) -> str:
-    close = difflib.get_close_matches(name.lower(), [c.lower() for c in choices], n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name.lower(), list(dict.fromkeys(c.lower() for c in choices)), n=3, cutoff=0.5)
     lookup = {c.lower(): c for c in choices}
     return f"; did you mean {', '.join(repr(lookup[c]) for c in close)}?" if close else ""
 
@@ -280,7 +284,9 @@ def _activation_of_string(spec: str, kwargs: tuple) -> Activation:
     if match and match.group(1) in _REGISTRY:
         name, inner = match.groups()
         args = [] if inner is None or not inner.strip() else [part.strip() for part in inner.split(",")]
-        if not args or not any(_parse(arg).free_symbols for arg in args):
+        # A registry name that is no function of an expression (leaky_relu, elu...) takes numbers only:
+        # "leaky_relu(abc)" is a bad slope, not an unknown function.
+        if name not in _FUNCTIONS or not args or not any(_parse(arg).free_symbols for arg in args):
             return _from_registry(name, args, dict(kwargs))
     if kwargs:
         raise DeriveError(f"keyword parameters apply to registry names only, not to {spec!r}")

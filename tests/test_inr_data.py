@@ -52,3 +52,21 @@ def test_audio_protocol(shared_data):
     assert coords.shape == amp.shape and coords.shape[1] == 1
     assert coords[0, 0] == -100.0 and coords[-1, 0] == 100.0
     assert np.max(np.abs(amp)) == 1.0
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_loaders_return_the_dtype_of_the_grid(x64):
+    """A loaded image and `grid` fit together as they come, with or without jax_enable_x64
+    (before, photos were float64 and the grid float32 for every user)."""
+    import jax
+
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", x64)
+    try:
+        want = grid(2, 2).dtype
+        assert want == (jnp.float64 if x64 else jnp.float32)
+        for images in (skimage_photos(8, names=("astronaut",)), lfw_faces(1, 8), digits(1, 8)):
+            assert images.dtype == want
+        assert skimage_photos(8, names=("astronaut",), dtype=np.float64).dtype == np.float64
+    finally:
+        jax.config.update("jax_enable_x64", before)

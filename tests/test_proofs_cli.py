@@ -37,3 +37,25 @@ def test_simulate_command_rejects_bad_cnn_input(capsys):
     assert "MLPs only" in capsys.readouterr().err
     assert main(["simulate", "--conv", "1,2", "--image", "0"]) == 2
     assert "--image" in capsys.readouterr().err
+
+
+def test_python_m_proofs_help_prints_help_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    import proofs._symbolic
+    from proofs.__main__ import main as proofs_main
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("--help regenerated the certificates")
+
+    monkeypatch.setattr(proofs._symbolic, "write_certificates", refuse)
+    with pytest.raises(SystemExit) as exit_info:
+        proofs_main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m proofs") and "--out" in out and "(default:" in out
+    with pytest.raises(SystemExit) as exit_info:
+        proofs_main(["--bogus"])
+    assert exit_info.value.code == 2
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        proofs_main(["--out", str(tmp_path / "file")])
+    assert exit_info.value.code == 2 and "is a file" in capsys.readouterr().err

@@ -18,6 +18,41 @@ def _user_error(message):
     return UserError(message)
 
 
+def _check(args, positive=(), nonnegative=()) -> None:
+    """Refuse numeric options that would give a useless or crashing run, naming the option; and an
+    --out that is a file."""
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise _user_error(f"--out {out} is a file; give a folder for the plots and the summary")
+    for name in positive:
+        value = getattr(args, name, None)
+        if value is not None and not value > 0:
+            raise _user_error(f"--{name.replace('_', '-')} must be positive, got {value}")
+    for name in nonnegative:
+        value = getattr(args, name, None)
+        if value is not None and not value >= 0:
+            raise _user_error(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+
+
+def _read_image(path: Path, size: int):
+    """An image file, centre-cropped square and resized to ``size``: ``[size, size, 3]`` in [0, 1]."""
+    import numpy as np
+    from PIL import Image
+
+    if path.is_dir():
+        raise _user_error(f"--image {path} is a folder; give one image file (or --kodak DIR --name NAME)")
+    if not path.is_file():
+        raise _user_error(f"image file {path} does not exist")
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            s = min(im.size)
+            im = im.crop(((im.width - s) // 2, (im.height - s) // 2, (im.width + s) // 2, (im.height + s) // 2))
+            return np.asarray(im.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float64) / 255.0
+    except (OSError, ValueError, SyntaxError) as error:  # PIL: unidentified, truncated or corrupt files
+        raise _user_error(f"cannot read {path} as an image ({error}); give a PNG, JPEG or other image file") from None
+
+
 def _signal(args):
     """(kind, coords, target in [-1,1], image shape or None, label) from --image/--kodak/--audio."""
     import numpy as np
@@ -40,22 +75,15 @@ def _signal(args):
             raise _user_error(str(e)) from None
         label = args.name
     else:
-        from PIL import Image
-
         path = Path(args.image)
-        if not path.is_file():
-            raise _user_error(f"image file {path} does not exist")
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            s = min(im.size)
-            im = im.crop(((im.width - s) // 2, (im.height - s) // 2, (im.width + s) // 2, (im.height + s) // 2))
-            img = np.asarray(im.resize((args.size, args.size), Image.Resampling.LANCZOS), dtype=np.float64) / 255.0
+        img = _read_image(path, args.size)
         label = path.stem
     h, w, c = img.shape
     return "image", np.asarray(grid(h, w)), to_pm1(img).reshape(-1, c), img.shape, label
 
 
 def _steps(args):
+    _check(args, positive=("steps", "record_every", "lr", "size", "width", "depth"), nonnegative=("pretrain_steps",))
     if args.steps % args.record_every:
         raise _user_error(f"--steps {args.steps} must be a multiple of --record-every {args.record_every}")
 
@@ -64,6 +92,13 @@ def _write(out: Path, name: str, summary: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / name).write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)}, indent=2))
+    _say_written(out, summary.get("signal", ""))
+
+
+def _say_written(out: Path, prefix: str = "") -> None:
+    """Name every file this run wrote (the summary, plots, curves), so the user can find them."""
+    files = sorted(p.name for p in out.iterdir() if p.is_file() and p.name.startswith(prefix))
+    print(f"wrote {', '.join(files)} to {out}")
 
 
 def run_fit(args) -> int:
@@ -185,6 +220,7 @@ def run_strainer(args) -> int:
     from models.inr import _plots
     from models.inr._strainer import METHODS, MILESTONES, strainer_protocol
 
+    _check(args, positive=("n_train", "n_test", "size", "width", "train_steps", "test_steps", "record_every"))
     if args.test_steps % args.record_every:
         raise _user_error(f"--test-steps must be a multiple of --record-every {args.record_every}")
     test_domain = args.test_domain or args.domain
@@ -205,68 +241,92 @@ def run_strainer(args) -> int:
     summary = {"train_domain": args.domain, "test_domain": test_domain, "n_train": args.n_train,
                "n_test": args.n_test, "size": args.size, "width": args.width, "train_steps": args.train_steps,
                "test_steps": args.test_steps, "psnr_01_mean_std": table,
-               "steps_to_reach_siren_final": {m: res.steps_to_reach(m) for m in METHODS}}
+               # None (JSON null): the method never reached SIREN's final PSNR within --test-steps
+               "steps_to_reach_siren_final": {m: _finite_or_none(res.steps_to_reach(m)) for m in METHODS}}
     print(f"PSNR ([0,1] convention) mean ± std over {args.n_test} test images")
     print("method".ljust(16) + "".join(f"{s:>13}" for s in milestones) + "  steps→SIREN@end")
     for m in METHODS:
         print(m.ljust(16) + "".join(f"{table[m][str(s)][0]:7.2f}±{table[m][str(s)][1]:<5.2f}" for s in milestones)
-              + f"  {summary['steps_to_reach_siren_final'][m]:.0f}")
+              + f"  {_steps_text(summary['steps_to_reach_siren_final'][m])}")
     curves = {m: (res.steps, res.psnr[m].mean(0)) for m in METHODS}
     _plots.psnr_curves(curves, dest / "strainer_transfer.png", bands={m: res.psnr[m].std(0) for m in METHODS},
                        title=f"test-time fit: {args.domain} → {test_domain} ([0,1] PSNR)")
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "strainer.json").write_text(json.dumps(summary, indent=2))
     np.savez(dest / "strainer_curves.npz", steps=res.steps, **res.psnr)
+    _say_written(dest, "strainer")
     return 0
+
+
+def _finite_or_none(value: float) -> float | None:
+    import math
+
+    return value if math.isfinite(value) else None
+
+
+def _steps_text(value: float | None) -> str:
+    """Steps to reach SIREN's final PSNR, or "never" when some test image never got there."""
+    return "never" if value is None else f"{value:.0f}"
 
 
 def _signal_args(p, default_size=128):
     src = p.add_argument_group("signal (exactly one)")
     src.add_argument("--image", help="any image file; centre-cropped square and resized to --size")
     src.add_argument("--kodak", help="Kodak folder (e.g. ../shared/data/kodak); ×4 Lanczos then --size centre crop")
-    src.add_argument("--name", default="kodim01", help="which Kodak image (default kodim01)")
+    src.add_argument("--name", default="kodim01", help="which Kodak image")
     src.add_argument("--audio", help="a wav file; coordinates in [-100, 100], amplitude / max|x|")
-    p.add_argument("--size", type=int, default=default_size, help="image side after cropping (default %(default)s)")
-    p.add_argument("--record-every", type=int, default=100, help="record PSNR every k steps (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="inr_out", help="folder for plots and the JSON summary (default %(default)s)")
+    p.add_argument("--size", type=int, default=default_size, help="image side after cropping")
+    p.add_argument("--record-every", type=int, default=100, help="record PSNR every k steps")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation")
+    p.add_argument("--out", default="inr_out", help="folder for plots and the JSON summary")
 
 
 def register(subparsers) -> None:
     """Add ``symm inr`` with its three sub-commands (cheap: nothing heavy is imported here)."""
-    inr = subparsers.add_parser("inr", help="fit implicit neural representations (SIREN, Neural Experts, STRAINER)")
+    import argparse
+
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    inr = subparsers.add_parser(
+        "inr", help="fit implicit neural representations (SIREN, Neural Experts, STRAINER)",
+        description="Fit implicit neural representations: one INR of an image or audio clip (fit), Neural Experts "
+        "and its baselines (experts), or STRAINER's shared-encoder transfer (strainer). Each writes plots and a "
+        "JSON summary into --out.",
+    )
     sub = inr.add_subparsers(dest="inr_command", metavar="{fit,experts,strainer}", required=True)
 
-    f = sub.add_parser("fit", help="fit one INR (SIREN, FINER, ReLU+FF, Softplus) to an image or audio clip")
+    f = sub.add_parser("fit", help="fit one INR (SIREN, FINER, ReLU+FF, Softplus) to an image or audio clip",
+                       formatter_class=defaults)
     _signal_args(f)
-    f.add_argument("--model", choices=FAMILIES, default="siren")
-    f.add_argument("--width", type=int, default=256)
-    f.add_argument("--depth", type=int, default=3, help="number of hidden layers (default %(default)s)")
-    f.add_argument("--steps", type=int, default=2000)
-    f.add_argument("--lr", type=float, default=1e-4)
+    f.add_argument("--model", choices=FAMILIES, default="siren", help="the INR family")
+    f.add_argument("--width", type=int, default=256, help="hidden width")
+    f.add_argument("--depth", type=int, default=3, help="number of hidden layers")
+    f.add_argument("--steps", type=int, default=2000, help="Adam steps")
+    f.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
     f.set_defaults(func=run_fit)
 
-    e = sub.add_parser("experts", help="Neural Experts (or a baseline of its paper) on an image or audio clip")
+    e = sub.add_parser("experts", help="Neural Experts (or a baseline of its paper) on an image or audio clip",
+                       formatter_class=defaults)
     _signal_args(e)
     e.add_argument("--model", default="neural_experts",
                    choices=("siren_base", "siren_wider", "vanilla_moe", "vanilla_moe_pretrained",
-                            "neural_experts", "neural_experts_small"))
-    e.add_argument("--steps", type=int, default=30_000, help="paper: 30000 (default)")
+                            "neural_experts", "neural_experts_small"), help="the model of the paper's comparison")
+    e.add_argument("--steps", type=int, default=30_000, help="training steps (paper: 30000)")
     e.add_argument("--pretrain-steps", type=int, default=3000, help="manager pretraining steps; 0 skips (paper: 3000)")
     e.add_argument("--lr", type=float, default=1e-5, help="paper: 1e-5, ×0.9999 per step")
     e.set_defaults(func=run_experts)
 
-    s = sub.add_parser("strainer", help="STRAINER transfer: shared encoder on N images, test-time fits vs SIREN")
-    s.add_argument("--domain", choices=DOMAINS, default="faces", help="training images (default faces: LFW)")
+    s = sub.add_parser("strainer", help="STRAINER transfer: shared encoder on N images, test-time fits vs SIREN",
+                       formatter_class=defaults)
+    s.add_argument("--domain", choices=DOMAINS, default="faces", help="training images (faces: LFW)")
     s.add_argument("--test-domain", choices=DOMAINS, help="test images (default: same domain, other images)")
     s.add_argument("--kodak", help="Kodak folder, for --domain/--test-domain kodak")
-    s.add_argument("--n-train", type=int, default=10)
-    s.add_argument("--n-test", type=int, default=5)
-    s.add_argument("--size", type=int, default=64)
-    s.add_argument("--width", type=int, default=256)
-    s.add_argument("--train-steps", type=int, default=5000)
-    s.add_argument("--test-steps", type=int, default=2000)
-    s.add_argument("--record-every", type=int, default=10)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", default="inr_out")
+    s.add_argument("--n-train", type=int, default=10, help="images the shared encoder is trained on")
+    s.add_argument("--n-test", type=int, default=5, help="test images fitted at test time")
+    s.add_argument("--size", type=int, default=64, help="image side")
+    s.add_argument("--width", type=int, default=256, help="hidden width")
+    s.add_argument("--train-steps", type=int, default=5000, help="steps of the shared-encoder training")
+    s.add_argument("--test-steps", type=int, default=2000, help="steps of each test-time fit")
+    s.add_argument("--record-every", type=int, default=10, help="record PSNR every k steps")
+    s.add_argument("--seed", type=int, default=0, help="seed of the initialisation")
+    s.add_argument("--out", default="inr_out", help="folder for the plot, curves and JSON summary")
     s.set_defaults(func=run_strainer)

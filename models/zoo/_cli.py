@@ -38,51 +38,61 @@ def _range(parse):
 
 
 def register(subparsers) -> None:
-    zoo = subparsers.add_parser("zoo", help="build weight zoos (SIREN INRs, small CNNs) in-process")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    zoo = subparsers.add_parser(
+        "zoo", help="build weight zoos (SIREN INRs, small CNNs) in-process",
+        description="Build, inspect and plot weight zoos: one SIREN per image (inr) or many small CNNs (cnn), "
+        "written as checksummed shards into --out and resumed when a run is interrupted; show and plot read a zoo.",
+    )
     commands = zoo.add_subparsers(dest="zoo_command", metavar="KIND", required=True)
 
-    inr = commands.add_parser("inr", help="fit one SIREN per image; resumes an interrupted run in --out")
+    inr = commands.add_parser("inr", help="fit one SIREN per image; resumes an interrupted run in --out",
+                              formatter_class=defaults)
     inr.add_argument("--source", required=True, help="mnist5k, digits, a folder of images, or a .npy/.npz file")
-    inr.add_argument("--out", required=True, help="zoo directory (created, or resumed if it exists)")
-    inr.add_argument("--hidden", type=_ints, default=(32, 32), help="hidden widths (default 32,32)")
-    inr.add_argument("--omega0", type=float, default=30.0)
-    inr.add_argument("--steps", type=int, default=200, help="Adam steps per INR (default 200)")
-    inr.add_argument("--lr", type=float, default=5e-3)
-    inr.add_argument("--schedule", choices=("constant", "cosine"), default="cosine")
-    inr.add_argument("--augment", type=int, default=1, help="fits per image from different seeds (default 1)")
-    inr.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    inr.add_argument("--out", required=True, help="zoo directory: new or empty (created), or a zoo to resume")
+    inr.add_argument("--hidden", type=_ints, default=(32, 32), help="hidden widths, comma-separated")
+    inr.add_argument("--omega0", type=float, default=30.0, help="SIREN frequency ω0")
+    inr.add_argument("--steps", type=int, default=200, help="Adam steps per INR")
+    inr.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate")
+    inr.add_argument("--schedule", choices=("constant", "cosine"), default="cosine", help="learning-rate schedule")
+    inr.add_argument("--augment", type=int, default=1, help="fits per image from different seeds")
+    inr.add_argument("--limit", type=int, default=None,
+                     help="use N images, a subset stratified by label (seeded by --split-seed, recorded in the manifest)")
     inr.add_argument("--split", type=_floats, default=(55 / 70, 5 / 70, 10 / 70), help="train,val,test fractions")
-    inr.add_argument("--seed", type=int, default=0)
-    inr.add_argument("--split-seed", type=int, default=0)
-    inr.add_argument("--shard-size", type=int, default=1024)
+    inr.add_argument("--seed", type=int, default=0, help="seed of the SIREN initialisations")
+    inr.add_argument("--split-seed", type=int, default=0, help="seed of the splits and of the --limit subset")
+    inr.add_argument("--shard-size", type=int, default=1024, help="INRs fitted at once and stored per shard")
     inr.set_defaults(func=_run_inr)
 
-    cnn = commands.add_parser("cnn", help="train a zoo of small CNNs; resumes an interrupted run in --out")
+    cnn = commands.add_parser("cnn", help="train a zoo of small CNNs; resumes an interrupted run in --out",
+                              formatter_class=defaults)
     cnn.add_argument("--source", required=True, help="mnist5k, digits, a labelled image folder, or .npy/.npz")
-    cnn.add_argument("--out", required=True)
-    cnn.add_argument("-n", "--n", type=int, default=1000, help="number of networks (default 1000)")
-    cnn.add_argument("--channels", type=_ints, default=(16, 16, 16))
-    cnn.add_argument("--activations", nargs="+", choices=("relu", "tanh"), default=["relu", "tanh"])
+    cnn.add_argument("--out", required=True, help="zoo directory: new or empty (created), or a zoo to resume")
+    cnn.add_argument("-n", "--n", type=int, default=1000, help="number of networks")
+    cnn.add_argument("--channels", type=_ints, default=(16, 16, 16), help="convolution channels, comma-separated")
+    cnn.add_argument("--activations", nargs="+", choices=("relu", "tanh"), default=["relu", "tanh"],
+                     help="activations drawn per network")
     cnn.add_argument("--lr", type=_range(_floats), default=(1e-4, 3e-2), help="LOW,HIGH, log-uniform")
     cnn.add_argument("--weight-decay", type=_range(_floats), default=(1e-6, 1e-1), help="LOW,HIGH, log-uniform")
     cnn.add_argument("--init-scale", type=_range(_floats), default=(0.2, 2.0), help="LOW,HIGH, log-uniform")
     cnn.add_argument("--dropout", type=_range(_floats), default=(0.0, 0.5), help="LOW,HIGH, uniform")
     cnn.add_argument("--train-fraction", type=_range(_floats), default=(0.05, 1.0), help="LOW,HIGH, uniform")
     cnn.add_argument("--steps", type=_range(_ints), default=(100, 1000), help="LOW,HIGH, uniform integers")
-    cnn.add_argument("--batch-size", type=int, default=32)
+    cnn.add_argument("--batch-size", type=int, default=32, help="training batch size")
     cnn.add_argument("--checkpoints", type=int, default=5, help="saved weights per network, init to end")
-    cnn.add_argument("--test-fraction", type=float, default=0.2)
-    cnn.add_argument("--seed", type=int, default=0)
-    cnn.add_argument("--split-seed", type=int, default=0)
-    cnn.add_argument("--shard-size", type=int, default=256)
+    cnn.add_argument("--test-fraction", type=float, default=0.2, help="images held out to measure test accuracy")
+    cnn.add_argument("--seed", type=int, default=0, help="seed of the hyperparameters and initialisations")
+    cnn.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split of the networks")
+    cnn.add_argument("--shard-size", type=int, default=256, help="CNNs trained at once and stored per shard")
     cnn.set_defaults(func=_run_cnn)
 
-    show = commands.add_parser("show", help="summarise a zoo directory")
-    show.add_argument("dir")
+    show = commands.add_parser("show", help="summarise a zoo directory (checks every shard's checksum)")
+    show.add_argument("dir", help="a zoo directory")
     show.set_defaults(func=_run_show)
 
-    plot = commands.add_parser("plot", help="plot a zoo: reconstructions and PSNR, or test accuracies")
-    plot.add_argument("dir")
+    plot = commands.add_parser("plot", help="plot a zoo: reconstructions and PSNR, or test accuracies",
+                               formatter_class=defaults)
+    plot.add_argument("dir", help="a zoo directory")
     plot.add_argument("--out", required=True, help="image file to write (e.g. zoo.png)")
     plot.add_argument("--source", default=None, help="INR zoos: the source, if not the one in the manifest")
     plot.set_defaults(func=_run_plot)
@@ -99,6 +109,8 @@ def _user_errors(call):
         return call()
     except (SourceError, ZooFormatError, ValueError) as error:
         raise UserError(str(error)) from None
+    except OSError as error:  # e.g. a --out whose folder does not exist, or a full disk
+        raise UserError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from None
 
 
 def _run_inr(args) -> int:
