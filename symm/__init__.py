@@ -2,11 +2,14 @@
 
 from symm._character import IDENTITY, TRIVIAL, Character, character_of
 from symm._symbols import DeriveError, a, x
+from symm._group import Group
 from symm._activation import Activation, get_activation, register_activation, registry_names
 from symm._certificate import Certificate, CertificateError, Counterexample, IdentityStep
 from symm._derive import ActivationSymmetry, derive
 from symm._group_element import GroupElement
-from symm._weight_space import NeuronFeatures, WeightSpace
+from symm._layer_symmetry import LayerSymmetry
+from symm._neuron_features import NeuronFeatures
+from symm._weight_space import WeightSpace
 from symm._report import VerificationReport
 from symm._verify import (
     Fixed,
