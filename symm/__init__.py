@@ -11,6 +11,13 @@ from symm._layer_symmetry import LayerSymmetry
 from symm._neuron_features import NeuronFeatures
 from symm._weight_space import WeightSpace
 from symm._report import VerificationReport
+from symm._canonicalise import (
+    SYMMETRIES,
+    CanonicaliseError,
+    canonical_element,
+    canonicalise,
+    canonicalise_batch,
+)
 from symm._verify import (
     Fixed,
     assert_equivariant,
