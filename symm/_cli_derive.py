@@ -25,7 +25,7 @@ def registry_table(markdown: bool = False, names: list[str] | None = None) -> st
     for name in registry_names() if names is None else names:
         activation = get_activation(name)
         symmetry = derive(activation)
-        rows.append((name, _short(activation.expr), symmetry.group, _short(symmetry.phi), _short(symmetry.offset)))
+        rows.append((name, _short(activation.expr), str(symmetry.group), _short(symmetry.phi), _short(symmetry.offset)))
     if markdown:
         lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
         for name, expr, group, phi, offset in rows:
