@@ -21,7 +21,7 @@ def main(expression: str = "2*tanh(x/2) + 1", name: str = "shifted_tanh") -> sym
     symmetry.certificate.check()
 
     # The symmetry in action: rescale the pre-activation by a scale from the group.
-    scale = {"trivial": 1.0, "sign": -1.0, "positive": 2.5, "nonzero": -2.5}[symmetry.group]
+    scale = {symm.Group.TRIVIAL: 1.0, symm.Group.SIGN: -1.0, symm.Group.POSITIVE: 2.5, symm.Group.NONZERO: -2.5}[symmetry.group]
     z = jnp.linspace(-3.0, 3.0, 7)
     q = jnp.asarray(scale)
     gap = activation.fn(q * z) - (symmetry.phi_fn(q) * activation.fn(z) + symmetry.offset_fn(q))

@@ -56,7 +56,7 @@ def confirm_on_networks(key) -> dict[str, tuple[float, float | None]]:
         xs = jax.random.normal(k_x, (32, 2), jnp.float64)
         inside = symm.check_function_preserved(space, params, k_in, xs, n=64)
         outside = None
-        if any(g != "nonzero" for g in space.groups):
+        if any(g.larger is not None for g in space.groups):
             elements = jax.vmap(space.sample_outside)(jax.random.split(k_out, 64))
             outside = symm.check_function_preserved(space, params, elements, xs).max_rel_error
         results[name] = (inside.max_rel_error, outside)

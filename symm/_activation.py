@@ -27,11 +27,12 @@ from symm._symbols import DeriveError, x
 class Activation:
     """An elementwise activation σ: ``expr`` in ``symm.x`` and its jax ``fn``.
 
-    Equality and hashing use the name and the expression only, so activations can
-    sit in ``eqx.field(static=True)``.
+    Equality and hashing use the expression only (the name is a label and ``fn`` an
+    implementation of it), so ``"sin"`` and ``sympy.sin(30*x)`` are the same activation
+    and activations can sit in ``eqx.field(static=True)``.
     """
 
-    name: str
+    name: str = dataclasses.field(compare=False)
     expr: sympy.Expr
     fn: Callable = dataclasses.field(compare=False, hash=False, repr=False)
 

@@ -18,20 +18,10 @@ import sympy
 
 from symm._derive_interval import IntervalUnsupported, enclose, excludes_zero, interval_text
 from symm._derive_pieces import Piece, Unproven, prove_equal
+from symm._group import POSITIVE_SCALE, T, Group
 from symm._symbols import a, x
 
-# Scales that stand for a whole part of a group in an identity step.
-POSITIVE_SCALE = sympy.Symbol("a", positive=True)  # every a > 0
-T = sympy.Symbol("t", positive=True)  # a = −t: every a < 0
-
-# The scales whose identities make up each group, and the larger groups to refute.
-_GROUP_SCALES = {
-    "trivial": {sympy.Integer(1)},
-    "sign": {sympy.Integer(1), sympy.Integer(-1)},
-    "positive": {POSITIVE_SCALE},
-    "nonzero": {POSITIVE_SCALE, -T},
-}
-_LARGER = {"trivial": ("sign", "positive"), "sign": ("positive",), "positive": ("sign",), "nonzero": ()}
+__all__ = ["POSITIVE_SCALE", "T", "Certificate", "CertificateError", "Counterexample", "IdentityStep"]
 
 
 class CertificateError(AssertionError):
@@ -82,15 +72,18 @@ class IdentityStep:
 
 @dataclasses.dataclass(frozen=True)
 class Counterexample:
-    """A scale ``a`` of a larger candidate group that is not a symmetry of σ."""
+    """A scale ``a`` of a larger candidate group (``refutes``, a one-generator group) that is not a symmetry of σ."""
 
-    refutes: str
+    refutes: Group
     scale: sympy.Expr
     points: tuple[sympy.Expr, sympy.Expr, sympy.Expr]
     sigma_x: tuple[sympy.Expr, ...]
     sigma_ax: tuple[sympy.Expr, ...]
     determinant: sympy.Expr
     bound: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "refutes", Group.named(self.refutes))
 
     @staticmethod
     def determinant_of(sigma_x, sigma_ax) -> sympy.Expr:
@@ -112,7 +105,7 @@ class Counterexample:
         return f"∈ {interval_text(interval)} (interval arithmetic)"
 
     @classmethod
-    def build(cls, refutes: str, sigma: sympy.Expr, scale, points) -> "Counterexample | None":
+    def build(cls, refutes: Group | str, sigma: sympy.Expr, scale, points) -> "Counterexample | None":
         points = tuple(sympy.sympify(p) for p in points)
         sigma_x = tuple(sigma.subs(x, p) for p in points)
         sigma_ax = tuple(sigma.subs(x, scale * p) for p in points)
@@ -144,7 +137,7 @@ class Certificate:
     """The proof of a derived symmetry: identities, counterexamples, and what is open."""
 
     activation: sympy.Expr
-    group: str
+    group: Group
     phi: sympy.Expr
     offset: sympy.Expr
     identities: tuple[IdentityStep, ...]
@@ -152,13 +145,16 @@ class Certificate:
     undecided: tuple[str, ...] = ()
     translation: object | None = None  # a TranslationCertificate (symm._translation)
 
+    def __post_init__(self):
+        object.__setattr__(self, "group", Group.named(self.group))
+
     def check(self) -> None:
         """Re-run every step from the activation alone; raise CertificateError if one fails.
 
         Also checks that the steps cover the claimed group, agree with the stated φ and c,
         and that every larger group is refuted or listed as undecided.
         """
-        if {step.scale for step in self.identities} != _GROUP_SCALES[self.group]:
+        if {step.scale for step in self.identities} != self.group.proof_scales:
             raise CertificateError(f"the identity steps do not cover the {self.group} group")
         for step in self.identities:
             for name, stated, proven in (("φ", self.phi, step.phi), ("c", self.offset, step.offset)):
@@ -166,8 +162,8 @@ class Certificate:
                     raise CertificateError(f"{name}(a) = {_text(stated)} disagrees with the step for {step.part}")
             step.check(self.activation)
         refuted = {counterexample.refutes for counterexample in self.counterexamples}
-        for larger in _LARGER[self.group]:
-            if larger not in refuted and not any(item.startswith(larger) for item in self.undecided):
+        for larger in self.group.missing_generators:
+            if larger not in refuted and not any(item.startswith(larger.name) for item in self.undecided):
                 raise CertificateError(f"the larger {larger} group is neither refuted nor listed as undecided")
         for counterexample in self.counterexamples:
             counterexample.check(self.activation)
@@ -185,7 +181,7 @@ class Certificate:
         if self.counterexamples:
             lines.append("Proof that no larger group works:")
             lines += [f"  - {counterexample}" for counterexample in self.counterexamples]
-            if self.group != "nonzero":
+            if self.group != Group.NONZERO:
                 lines.append("  - The nonzero group contains each scale above, so these also rule it out.")
         if self.undecided:
             lines.append("Undecided (the group above may be too small):")

@@ -27,7 +27,7 @@ def registry_table(markdown: bool = False, names: list[str] | None = None) -> st
         symmetry = derive(activation)
         shift = symmetry.translation
         rows.append(
-            (name, _short(activation.expr), symmetry.group, _short(symmetry.phi), _short(symmetry.offset),
+            (name, _short(activation.expr), str(symmetry.group), _short(symmetry.phi), _short(symmetry.offset),
              shift.group_text, _short(shift.beta), _short(shift.gamma))
         )
     if markdown:

@@ -25,7 +25,6 @@ import dataclasses
 import functools
 import itertools
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 import sympy
@@ -35,10 +34,9 @@ from symm._character import TRIVIAL, Character, character_of
 from symm._derive_interval import IntervalUnsupported, enclose, excludes_zero, midpoint
 from symm._derive_pieces import Unproven, breakpoints
 from symm._derive_translation import derive_translation
+from symm._group import Group
 from symm._symbols import a, x
 from symm._translation import TranslationSymmetry
-
-Group = Literal["trivial", "sign", "positive", "nonzero"]
 
 _POSITIVE = POSITIVE_SCALE
 _T = T
@@ -62,6 +60,9 @@ class ActivationSymmetry:
     certificate: Certificate
     character: Character | None
     translation: TranslationSymmetry | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "group", Group.named(self.group))
 
     @property
     def is_linear(self) -> bool:
@@ -151,7 +152,7 @@ def _grid(sigma: sympy.Expr) -> tuple[sympy.Expr, ...]:
     return tuple(sorted(set(_GRID) | extra))
 
 
-def _search(values: _Values, scales, refutes: str) -> Counterexample | None:
+def _search(values: _Values, scales, refutes: Group) -> Counterexample | None:
     """Three grid points whose equations σ(s·x_k) = b·σ(x_k) + c are inconsistent."""
     full = _grid(values.sigma)
     small = tuple(p for p in full if abs(p) <= 3)
@@ -249,11 +250,11 @@ def derive_expression(sigma: sympy.Expr) -> ActivationSymmetry:
     values = _Values(sigma)
     undecided: list[str] = []
 
-    positive_refuted = _search(values, _POSITIVE_SCALES, "positive")
-    sign_refuted = _search(values, (sympy.Integer(-1),), "sign")
+    positive_refuted = _search(values, _POSITIVE_SCALES, Group.POSITIVE)
+    sign_refuted = _search(values, (sympy.Integer(-1),), Group.SIGN)
     anchor = _anchor(values)
     if anchor is None:
-        for group, refuted in (("positive", positive_refuted), ("sign", sign_refuted)):
+        for group, refuted in ((Group.POSITIVE, positive_refuted), (Group.SIGN, sign_refuted)):
             if refuted is None:
                 undecided.append(
                     f"{group} group: no counterexample found, and σ takes the same value at every test point, "
@@ -290,23 +291,23 @@ def derive_expression(sigma: sympy.Expr) -> ActivationSymmetry:
         combined = _combine(sigma, positive_step.phi, positive_step.offset, sign_step.phi, sign_step.offset)
         if combined is not None:
             phi, offset, steps = combined
-            return _finish(sigma, "nonzero", phi, offset, steps, counterexamples, undecided)
+            return _finish(sigma, Group.NONZERO, phi, offset, steps, counterexamples, undecided)
         undecided.append("nonzero group: both generators hold but no single closed form for φ(a), c(a) was proven")
     if positive_step is not None:
-        if sign_refuted is None and not any(item.startswith("nonzero") for item in undecided):
+        if sign_refuted is None and not any(item.startswith(Group.NONZERO.name) for item in undecided):
             undecided.append("nonzero group: the sign flip a = −1 was neither proven nor refuted")
         phi = positive_step.phi.subs(_POSITIVE, a)
         offset = positive_step.offset.subs(_POSITIVE, a)
-        return _finish(sigma, "positive", phi, offset, (positive_step,), counterexamples, undecided)
+        return _finish(sigma, Group.POSITIVE, phi, offset, (positive_step,), counterexamples, undecided)
     if sign_step is not None:
         if positive_refuted is None:
             undecided.append("nonzero group: scales a > 0 were neither proven nor refuted")
         flip, flip_offset = sign_step.phi, sign_step.offset
         phi = a if flip == -1 else sympy.Integer(1)
         offset = sympy.expand(flip_offset * (1 - a) / 2)
-        return _finish(sigma, "sign", phi, offset, (_trivial_step(sigma), sign_step), counterexamples, undecided)
+        return _finish(sigma, Group.SIGN, phi, offset, (_trivial_step(sigma), sign_step), counterexamples, undecided)
     return _finish(
-        sigma, "trivial", sympy.Integer(1), sympy.Integer(0), (_trivial_step(sigma),), counterexamples, undecided
+        sigma, Group.TRIVIAL, sympy.Integer(1), sympy.Integer(0), (_trivial_step(sigma),), counterexamples, undecided
     )
 
 
@@ -316,7 +317,7 @@ def _finish(sigma, group, phi, offset, steps, counterexamples, undecided) -> Act
     certificate = Certificate(
         sigma, group, phi, offset, tuple(steps), counterexamples, undecided, translation.certificate
     )
-    character = TRIVIAL if group == "trivial" else character_of(phi, a)
+    character = TRIVIAL if group.is_trivial else character_of(phi, a)
     return ActivationSymmetry(sigma, group, phi, offset, certificate, character, translation)
 
 

@@ -67,7 +67,7 @@ def _element(space, order, flips, log_scales):
         perms.append(jnp.asarray(np.argsort(order[rows], kind="stable"), jnp.int32))
         sign = np.where(flips[rows], -1.0, 1.0)
         magnitude = np.exp(log_scales[rows])
-        q = {"trivial": np.ones(n), "sign": sign, "positive": magnitude, "nonzero": sign * magnitude}[group]
+        q = {"trivial": np.ones(n), "sign": sign, "positive": magnitude, "nonzero": sign * magnitude}[str(group)]
         scales.append(jnp.asarray(q, jnp.float64))
     return symm.GroupElement(tuple(perms), tuple(scales))
 

@@ -8,6 +8,7 @@ import pytest
 import sympy
 
 import symm
+from symm import Group
 import symm._derive as derive_module
 from symm._derive_pieces import Unproven
 
@@ -24,7 +25,7 @@ def test_certificate_checks_and_reads(name):
     assert "Proof that every a in the group is a symmetry" in text
     refuted = {c.refutes for c in certificate.counterexamples}
     # Every larger candidate group gets a counterexample (nonzero is refuted by either generator).
-    larger = {"trivial": {"sign", "positive"}, "sign": {"positive"}, "positive": {"sign"}, "nonzero": set()}
+    larger = {Group.TRIVIAL: {Group.SIGN, Group.POSITIVE}, Group.SIGN: {Group.POSITIVE}, Group.POSITIVE: {Group.SIGN}, Group.NONZERO: set()}
     assert refuted == larger[symmetry.group]
     assert "Symbol(" not in text and "Integer(" not in text  # no sympy internals
 
@@ -46,7 +47,7 @@ def test_counterexamples_really_fail(name):
     activation = symm.get_activation(name)
     for counterexample in activation.symmetry.certificate.counterexamples:
         scale = counterexample.scale
-        assert scale != 1 and not (scale == -1 and activation.symmetry.group in ("sign", "nonzero"))
+        assert scale != 1 and not (scale == -1 and activation.symmetry.group in (Group.SIGN, Group.NONZERO))
         # float64 through the jax function
         fn = lambda p: float(activation.fn(jnp.asarray(float(p), dtype=jnp.float64)))  # noqa: E731
         assert _inconsistent(_rows(name, counterexample, fn), 1e-6)
@@ -82,7 +83,7 @@ def test_stated_phi_must_match_the_proven_steps():
 def test_claimed_group_must_be_covered_and_larger_groups_refuted():
     tanh = symm.derive("tanh").certificate
     with pytest.raises(symm.CertificateError, match="do not cover"):
-        dataclasses.replace(tanh, group="nonzero").check()
+        dataclasses.replace(tanh, group=Group.NONZERO).check()
     relu = symm.derive("relu").certificate
     with pytest.raises(symm.CertificateError, match="neither refuted"):
         dataclasses.replace(relu, counterexamples=()).check()
@@ -117,11 +118,11 @@ def test_never_over_claims_when_proofs_fail(monkeypatch):
 
     monkeypatch.setattr(symm.IdentityStep, "prove", classmethod(only_the_unit))
     symmetry = derive_module.derive_expression.__wrapped__(sympy.tanh(symm.x))
-    assert symmetry.group == "trivial"
+    assert symmetry.group == Group.TRIVIAL
     assert any(item.startswith("sign group") for item in symmetry.undecided)
     assert "Undecided" in str(symmetry.certificate)
     cube = derive_module.derive_expression.__wrapped__(symm.x**3)
-    assert cube.group == "trivial" and len(cube.undecided) >= 2
+    assert cube.group == Group.TRIVIAL and len(cube.undecided) >= 2
 
 
 def test_interval_enclosures_contain_the_value():

@@ -8,18 +8,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symm
+from symm import Group
 
 NAMES = symm.registry_names()
 X = st.lists(st.floats(-4.0, 4.0, allow_nan=False), min_size=16, max_size=16)
 
 
 def _scale_in(group: str, draw) -> float:
-    if group == "trivial":
+    if group == Group.TRIVIAL:
         return 1.0
-    if group == "sign":
+    if group == Group.SIGN:
         return draw(st.sampled_from([1.0, -1.0]))
     magnitude = draw(st.floats(0.125, 8.0))
-    if group == "positive":
+    if group == Group.POSITIVE:
         return magnitude
     return magnitude * draw(st.sampled_from([1.0, -1.0]))
 
@@ -43,9 +44,9 @@ def test_identity_holds_on_the_group(name, data, xs):
 
 # Scales outside each group, well away from the group so the failure is not subtle.
 OUTSIDE = {
-    "trivial": st.sampled_from([-1.0, 2.0, 0.5, -3.0]),
-    "sign": st.one_of(st.floats(1.5, 4.0), st.floats(-4.0, -1.5), st.floats(0.2, 0.6)),
-    "positive": st.floats(-4.0, -0.25),
+    Group.TRIVIAL: st.sampled_from([-1.0, 2.0, 0.5, -3.0]),
+    Group.SIGN: st.one_of(st.floats(1.5, 4.0), st.floats(-4.0, -1.5), st.floats(0.2, 0.6)),
+    Group.POSITIVE: st.floats(-4.0, -0.25),
 }
 _GRID = np.linspace(-3.0, 3.0, 61)
 
@@ -61,7 +62,7 @@ def _best_fit_error(name: str, scale: float) -> float:
 
 
 @settings(deadline=None, max_examples=40)
-@given(name=st.sampled_from([n for n in NAMES if symm.derive(n).group != "nonzero"]), data=st.data())
+@given(name=st.sampled_from([n for n in NAMES if symm.derive(n).group != Group.NONZERO]), data=st.data())
 def test_identity_fails_outside_the_group(name, data):
     scale = data.draw(OUTSIDE[symm.derive(name).group])
     assert _best_fit_error(name, scale) > 1e-3, (name, scale)
@@ -94,7 +95,7 @@ def test_phi_and_offset_functions_are_jax_and_typed():
 @given(numerator=st.integers(-60, 60).filter(lambda n: n != 0), denominator=st.integers(1, 7))
 def test_sine_of_any_frequency_has_the_sign_group(numerator, denominator):
     symmetry = symm.derive("sin", omega=f"{numerator}/{denominator}")
-    assert (symmetry.group, symmetry.phi, symmetry.offset) == ("sign", symm.a, 0)
+    assert (symmetry.group, symmetry.phi, symmetry.offset) == (Group.SIGN, symm.a, 0)
 
 
 @settings(deadline=None, max_examples=8)
@@ -102,7 +103,7 @@ def test_sine_of_any_frequency_has_the_sign_group(numerator, denominator):
 def test_leaky_relu_group_depends_on_the_slope(slope):
     """slope 1 is the identity, −1 is |x|; every other slope gives the positive group."""
     symmetry = symm.derive("leaky_relu", slope=str(slope))
-    expected = {1: ("nonzero", symm.a), -1: ("nonzero", abs(symm.a))}.get(slope, ("positive", symm.a))
+    expected = {1: (Group.NONZERO, symm.a), -1: (Group.NONZERO, abs(symm.a))}.get(slope, (Group.POSITIVE, symm.a))
     assert (symmetry.group, symmetry.phi) == expected
 
 
@@ -114,7 +115,7 @@ NONZERO_INT = st.integers(-9, 9).filter(lambda n: n != 0)
 def test_odd_polynomials_have_the_sign_group(c1, c3, c5):
     x = symm.x
     symmetry = symm.derive(c1 * x + c3 * x**3 + c5 * x**5)
-    assert (symmetry.group, symmetry.phi, symmetry.offset) == ("sign", symm.a, 0)
+    assert (symmetry.group, symmetry.phi, symmetry.offset) == (Group.SIGN, symm.a, 0)
 
 
 @settings(deadline=None, max_examples=5)
@@ -122,7 +123,7 @@ def test_odd_polynomials_have_the_sign_group(c1, c3, c5):
 def test_even_polynomials_have_the_sign_group_with_trivial_phi(c0, c2, c4):
     x = symm.x
     symmetry = symm.derive(c0 + c2 * x**2 + c4 * x**4)
-    assert (symmetry.group, symmetry.phi, symmetry.offset) == ("sign", 1, 0)
+    assert (symmetry.group, symmetry.phi, symmetry.offset) == (Group.SIGN, 1, 0)
 
 
 @settings(deadline=None, max_examples=5)
@@ -130,6 +131,6 @@ def test_even_polynomials_have_the_sign_group_with_trivial_phi(c0, c2, c4):
 def test_shifted_monomials_have_the_nonzero_group(c, k, shift):
     """σ = c·x^k + s: every a ≠ 0 works with φ(a) = a^k and offset (1 − a^k)·s."""
     symmetry = symm.derive(c * symm.x**k + shift)
-    assert symmetry.group == "nonzero"
+    assert symmetry.group == Group.NONZERO
     assert sympy.expand(symmetry.phi - symm.a**k) == 0
     assert sympy.expand(symmetry.offset - (1 - symm.a**k) * shift) == 0

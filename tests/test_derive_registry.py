@@ -8,35 +8,36 @@ import pytest
 import sympy
 
 import symm
+from symm import Group
 from symm import a
 
 # The specification of the issue (these expectations are the spec, not computed results).
 EXPECTED = {
-    "identity": ("nonzero", a, 0),
-    "relu": ("positive", a, 0),
-    "leaky_relu": ("positive", a, 0),
-    "tanh": ("sign", a, 0),
-    "sin": ("sign", a, 0),
-    "cos": ("sign", 1, 0),
-    "sigmoid": ("sign", a, (1 - a) / 2),
-    "gelu": ("trivial", 1, 0),
-    "silu": ("trivial", 1, 0),
-    "elu": ("trivial", 1, 0),
-    "selu": ("trivial", 1, 0),
-    "softplus": ("trivial", 1, 0),
-    "mish": ("trivial", 1, 0),
-    "abs": ("nonzero", sympy.Abs(a), 0),
-    "square": ("nonzero", a**2, 0),
-    "cube": ("nonzero", a**3, 0),
-    "pow4": ("nonzero", a**4, 0),
-    "pow5": ("nonzero", a**5, 0),
-    "relu2": ("positive", a**2, 0),
-    "softsign": ("sign", a, 0),
-    "hardtanh": ("sign", a, 0),
-    "arctan": ("sign", a, 0),
-    "erf": ("sign", a, 0),
-    "gaussian": ("sign", 1, 0),
-    "signed_square": ("nonzero", a * sympy.Abs(a), 0),
+    "identity": (Group.NONZERO, a, 0),
+    "relu": (Group.POSITIVE, a, 0),
+    "leaky_relu": (Group.POSITIVE, a, 0),
+    "tanh": (Group.SIGN, a, 0),
+    "sin": (Group.SIGN, a, 0),
+    "cos": (Group.SIGN, 1, 0),
+    "sigmoid": (Group.SIGN, a, (1 - a) / 2),
+    "gelu": (Group.TRIVIAL, 1, 0),
+    "silu": (Group.TRIVIAL, 1, 0),
+    "elu": (Group.TRIVIAL, 1, 0),
+    "selu": (Group.TRIVIAL, 1, 0),
+    "softplus": (Group.TRIVIAL, 1, 0),
+    "mish": (Group.TRIVIAL, 1, 0),
+    "abs": (Group.NONZERO, sympy.Abs(a), 0),
+    "square": (Group.NONZERO, a**2, 0),
+    "cube": (Group.NONZERO, a**3, 0),
+    "pow4": (Group.NONZERO, a**4, 0),
+    "pow5": (Group.NONZERO, a**5, 0),
+    "relu2": (Group.POSITIVE, a**2, 0),
+    "softsign": (Group.SIGN, a, 0),
+    "hardtanh": (Group.SIGN, a, 0),
+    "arctan": (Group.SIGN, a, 0),
+    "erf": (Group.SIGN, a, 0),
+    "gaussian": (Group.SIGN, 1, 0),
+    "signed_square": (Group.NONZERO, a * sympy.Abs(a), 0),
 }
 
 CHARACTERS = {
@@ -74,23 +75,23 @@ def test_known_symmetry(name):
 @pytest.mark.parametrize(
     "spec, group, phi, offset",
     [
-        ("Max(0, x)**2", "positive", a**2, 0),
-        ("x/(1+Abs(x))", "sign", a, 0),
-        ("sin(3*x)", "sign", a, 0),
-        ("sin(0.5*x)", "sign", a, 0),
-        ("3*tanh(2*x) + 1", "sign", a, 1 - a),
-        ("x**3 + x", "sign", a, 0),
-        ("x + 1", "nonzero", a, 1 - a),
-        ("Max(x, 0) + Min(x, 0)/2", "positive", a, 0),
-        ("cos(x)*Heaviside(x)", "trivial", 1, 0),
-        ("log(1 + x**2)", "sign", 1, 0),
-        ("t**3", "nonzero", a**3, 0),
-        ("Heaviside(x)", "nonzero", a / sympy.Abs(a), sympy.Piecewise((0, a > 0), (1, True))),
-        ("Min(10, Max(-10, x))", "sign", a, 0),  # kinks far from 0: the search grid follows them
-        ("sin(0.001*x)", "sign", a, 0),  # decimal literals are read exactly (1/1000)
-        ("Abs(sin(x))", "sign", 1, 0),  # infinitely many kinks: proven without splitting
-        ("Max(0, sin(x))", "trivial", 1, 0),
-        ("Abs(x + 1) - Abs(x - 1)", "sign", a, 0),
+        ("Max(0, x)**2", Group.POSITIVE, a**2, 0),
+        ("x/(1+Abs(x))", Group.SIGN, a, 0),
+        ("sin(3*x)", Group.SIGN, a, 0),
+        ("sin(0.5*x)", Group.SIGN, a, 0),
+        ("3*tanh(2*x) + 1", Group.SIGN, a, 1 - a),
+        ("x**3 + x", Group.SIGN, a, 0),
+        ("x + 1", Group.NONZERO, a, 1 - a),
+        ("Max(x, 0) + Min(x, 0)/2", Group.POSITIVE, a, 0),
+        ("cos(x)*Heaviside(x)", Group.TRIVIAL, 1, 0),
+        ("log(1 + x**2)", Group.SIGN, 1, 0),
+        ("t**3", Group.NONZERO, a**3, 0),
+        ("Heaviside(x)", Group.NONZERO, a / sympy.Abs(a), sympy.Piecewise((0, a > 0), (1, True))),
+        ("Min(10, Max(-10, x))", Group.SIGN, a, 0),  # kinks far from 0: the search grid follows them
+        ("sin(0.001*x)", Group.SIGN, a, 0),  # decimal literals are read exactly (1/1000)
+        ("Abs(sin(x))", Group.SIGN, 1, 0),  # infinitely many kinks: proven without splitting
+        ("Max(0, sin(x))", Group.TRIVIAL, 1, 0),
+        ("Abs(x + 1) - Abs(x - 1)", Group.SIGN, a, 0),
     ],
 )
 def test_derived_not_looked_up(spec, group, phi, offset):
@@ -101,14 +102,14 @@ def test_derived_not_looked_up(spec, group, phi, offset):
 
 
 def test_parameters_change_the_expression_not_the_symmetry():
-    assert symm.derive("leaky_relu(0.2)").group == "positive"
+    assert symm.derive("leaky_relu(0.2)").group == Group.POSITIVE
     assert symm.derive("leaky_relu", slope=0.2) is symm.derive("leaky_relu(0.2)")
     assert symm.get_activation("leaky_relu", slope=0.2).expr.subs(symm.x, -5) == -1
     # slope 1 is the identity: the derivation must notice the larger group
-    assert symm.derive("leaky_relu", slope=1).group == "nonzero"
+    assert symm.derive("leaky_relu", slope=1).group == Group.NONZERO
     assert symm.get_activation("sin").expr == sympy.sin(30 * symm.x)
     assert symm.get_activation("sin(7)").expr == sympy.sin(7 * symm.x)
-    assert symm.derive("sin", omega=7).group == "sign"
+    assert symm.derive("sin", omega=7).group == Group.SIGN
 
 
 def test_derive_is_cached_and_accepts_every_spec_form():
@@ -139,7 +140,7 @@ def test_register_activation():
     if name not in symm.registry_names():
         symm.register_activation(name, "2*tanh(x/2)")
     symmetry = symm.derive(name)
-    assert (symmetry.group, symmetry.phi) == ("sign", a)
+    assert (symmetry.group, symmetry.phi) == (Group.SIGN, a)
     with pytest.raises(symm.DeriveError, match="already registered"):
         symm.register_activation(name, "x")
     with pytest.raises(symm.DeriveError, match="identifier"):
@@ -192,7 +193,7 @@ def test_custom_activation_example(capsys):
     main = module.main
 
     symmetry = main("3*tanh(x/2) + 1", name="example_shifted_tanh")
-    assert (symmetry.group, symmetry.phi) == ("sign", a)
+    assert (symmetry.group, symmetry.phi) == (Group.SIGN, a)
     assert sympy.expand(symmetry.offset - (1 - a)) == 0
     out = capsys.readouterr().out
     assert "symmetry group: sign" in out

@@ -37,7 +37,7 @@ def test_simulation_is_equivariant(act):
     sim = _backward(space, params, xs, targets=ys)
     moved = _backward(space, space.act(g, params), xs, targets=ys)
     # post-activation states scale by φ(q) (the hidden layers' derived character), then permute
-    assert sim.forward.types[1] == symm.derive(act).character or symm.derive(act).group == "trivial"
+    assert sim.forward.types[1] == symm.derive(act).character or symm.derive(act).group.is_trivial
     assert _max_error(moved.forward, space.act_neurons(g, sim.forward)) <= 1e-12
     # backward states ∂L/∂z scale by 1/q
     assert sim.deltas.types[1] == symm.Character(-1, 1)

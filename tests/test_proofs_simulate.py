@@ -19,7 +19,7 @@ END_TO_END = [SIN_1 if n == "sin" else n for n in LINEAR]
 
 
 def _net(sizes, act, seed, n_probes, dtype=jnp.float64):
-    space = symm.WeightSpace.mlp(sizes, act)
+    space = symm.WeightSpace.mlp(sizes, act if len(sizes) > 2 else ())  # no hidden layer: no activation
     k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
     params = space.init(k1, dtype=dtype)
     xs = jax.random.normal(k2, (n_probes, sizes[0]), dtype)

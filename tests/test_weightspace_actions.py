@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symm
+from symm import Group
+from symm._weight_params import draw_params
 
 
 def _grows(name: str) -> bool:
@@ -42,7 +44,7 @@ def _changes(space, key, xs, extra):
     """Relative change of a random network's outputs under 4 sampled elements (worst), and
     under each element of ``extra`` (least): a batch of elements, "outside" (drawn from a larger
     group, None when there is none) or None. One compilation per space."""
-    params = space._init(jax.random.fold_in(key, 0), jnp.float64)
+    params = draw_params(space, jax.random.fold_in(key, 0), jnp.float64)
     apply = jax.vmap(space.apply, in_axes=(None, 0))
     reference = apply(params, xs)
     scale = jnp.maximum(jnp.max(jnp.abs(reference)), 1e-300)
@@ -52,7 +54,7 @@ def _changes(space, key, xs, extra):
 
     inside = jax.vmap(change)(jax.vmap(space.sample)(jax.random.split(jax.random.fold_in(key, 1), 4)))
     if isinstance(extra, str):  # "outside": elements of a larger group, drawn in the same compilation
-        extra = None if all(g == "nonzero" for g in space.groups) else _outside_elements(space, key)
+        extra = None if all(g == Group.NONZERO for g in space.groups) else _outside_elements(space, key)
     if extra is None:
         return jnp.max(inside), None
     return jnp.max(inside), jnp.min(jax.vmap(change)(extra))
@@ -125,7 +127,7 @@ def _axiom_errors(space, key, xs):
     """For a random network and three random elements: the relative change of the function,
     the largest deviation in each group axiom (rounding level when they hold), and exact
     permutation identities. One jitted call per layout keeps the property test fast."""
-    params = space._init(jax.random.fold_in(key, 0), jnp.float64)
+    params = draw_params(space, jax.random.fold_in(key, 0), jnp.float64)
     g, h, k = (space.sample(jax.random.fold_in(key, i)) for i in (1, 2, 3))
 
     def dist(x, y):
@@ -241,8 +243,8 @@ def test_affine_symmetry_between_convolutions_is_reduced_to_trivial(key):
     """A constant offset does not pass through zero padding, so conv→conv sigmoid keeps only q = 1;
     at the conv→dense boundary (after pooling) the sign group survives."""
     space = symm.WeightSpace.cnn(channels=(1, 3, 3), dense=(2,), kernel_size=3, activations="sigmoid")
-    assert symm.derive("sigmoid").group == "sign"
-    assert space.groups == ("trivial", "sign")
+    assert symm.derive("sigmoid").group == Group.SIGN
+    assert space.groups == (Group.TRIVIAL, Group.SIGN)
     g = space.sample(key)
     assert np.all(np.asarray(g.scales[0]) == 1.0)
     params = space.init(key)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import symm
+from symm import Group
 
 
 def test_from_mlp_matches_the_equinox_forward_pass(key):
@@ -113,13 +114,13 @@ def test_sample_draws_scales_from_each_neurons_derived_group(activation, key):
         for row in np.asarray(perm):
             assert sorted(row.tolist()) == list(range(64))
     magnitude = np.abs(q)
-    if group == "trivial":
+    if group == Group.TRIVIAL:
         assert np.all(q == 1.0)
-    elif group == "sign":
+    elif group == Group.SIGN:
         assert np.all(magnitude == 1.0) and np.any(q < 0) and np.any(q > 0)
     else:
         assert np.all((magnitude >= 0.5) & (magnitude <= 3.0)) and len(np.unique(magnitude)) > 100
-        assert np.any(q < 0) == (group == "nonzero")
+        assert np.any(q < 0) == (group == Group.NONZERO)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
@@ -127,7 +128,7 @@ def test_sample_outside_leaves_every_neurons_group(activation, key):
     space = symm.WeightSpace.mlp((2, 32, 1), activation)
     q = np.asarray(space.sample_outside(key).scales[0])
     group = symm.derive(activation).group
-    if group == "positive":
+    if group == Group.POSITIVE:
         assert np.all(q < 0)
     else:
         assert np.all(np.abs(q) != 1.0)

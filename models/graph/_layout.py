@@ -1,9 +1,11 @@
 """The static structure a neural graph and a ScaleGMN are built for.
 
 A ``Layout`` is everything about a weight space that is *structure*, not data:
-layer sizes, kernel sizes, and for every hidden layer its activation, its derived
-group and the character φ of that group. It is hashable, so models keep it in a
-static field and the layer generator can pick blocks from it at trace time.
+layer sizes, kernel sizes, and for every hidden layer its ``symm.LayerSymmetry``
+(activation, group, φ, whether it is affine) exactly as ``symm.WeightSpace``
+computed it, so the layer generator and the group action can never disagree.
+It is hashable and compares activations by their expression, so models keep it
+in a static field and the layer generator picks blocks from it at trace time.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from symm import IDENTITY, TRIVIAL, Character
+from symm import IDENTITY, TRIVIAL, Activation, Character, Group, LayerSymmetry, WeightSpace
 
-from models.graph._types import GROUPS, StreamType
+from models.graph._types import StreamType
 
 Q = IDENTITY
 
@@ -28,18 +30,13 @@ class Layout:
 
     ``sizes``: neurons (or channels) per layer, input first. ``kernels``: per
     weight layer, the conv kernel size ``k`` or ``None`` for a dense layer.
-    ``activations``: per hidden layer, a hashable elementwise jax callable.
-    ``groups`` / ``phis``: per hidden layer, the derived group name and the
-    character φ with σ(q z) = φ(q) σ(z).
+    ``layers``: per hidden layer, the ``symm.LayerSymmetry`` of the weight space;
+    ``activations``, ``groups``, ``phis``, ``names`` and ``affine`` are read from it.
     """
 
     sizes: tuple[int, ...]
     kernels: tuple[int | None, ...]
-    activations: tuple[Callable[[jax.Array], jax.Array], ...]
-    groups: tuple[str, ...]
-    phis: tuple[Character, ...]
-    names: tuple[str, ...] = ()
-    affine: tuple[str, ...] = ()  # names of hidden activations whose symmetry has an offset (σ(qz) = φσ(z) + c)
+    layers: tuple[LayerSymmetry, ...]
 
     def __post_init__(self):
         n_weight = len(self.sizes) - 1
@@ -49,12 +46,11 @@ class Layout:
             raise ValueError(f"every layer needs at least one neuron, got sizes {self.sizes}")
         if len(self.kernels) != n_weight:
             raise ValueError(f"expected {n_weight} kernel entries (one per weight layer), got {len(self.kernels)}")
-        for name, seq in (("activations", self.activations), ("groups", self.groups), ("phis", self.phis)):
-            if len(seq) != n_weight - 1:
-                raise ValueError(f"expected {n_weight - 1} {name} (one per hidden layer), got {len(seq)}")
-        for g in self.groups:
-            if g not in GROUPS:
-                raise ValueError(f"unknown group {g!r}; expected one of {GROUPS}")
+        if len(self.layers) != n_weight - 1:
+            raise ValueError(f"expected {n_weight - 1} hidden layer symmetries (one per hidden layer), got {len(self.layers)}")
+        for layer in self.layers:
+            if not isinstance(layer, LayerSymmetry):
+                raise TypeError(f"Layout.layers holds symm.LayerSymmetry values, got {type(layer).__name__}")
         seen_dense = False
         for l, k in enumerate(self.kernels):
             if k is None:
@@ -64,41 +60,49 @@ class Layout:
 
     # ---- constructors -------------------------------------------------------------------------
     @classmethod
+    def from_space(cls, space: Any) -> "Layout":
+        """The structure of a ``symm.WeightSpace``: its sizes, kernels and per-layer symmetries (a Layout passes)."""
+        if isinstance(space, Layout):
+            return space
+        if not isinstance(space, WeightSpace):
+            raise TypeError(f"expected a symm.WeightSpace or a Layout, got {type(space).__name__}")
+        return cls(sizes=space.layer_sizes, kernels=space.kernel_sizes, layers=space.layer_symmetries)
+
+    @classmethod
     def from_activations(
         cls, sizes: Sequence[int], activations: Any | Sequence[Any], kernels: Sequence[int | None] | None = None
     ) -> "Layout":
-        """Build from registry activations; groups and φ come from ``symm.derive``."""
-        import symm
-
-        sizes = tuple(int(n) for n in sizes)
+        """Shorthand for ``Layout.from_space(symm.WeightSpace(sizes, kernels, activations))``."""
+        sizes = tuple(sizes)
         n_hidden = len(sizes) - 2
-        if isinstance(activations, (str, bytes)) or not isinstance(activations, Sequence):
-            activations = (activations,) * n_hidden
-        if len(activations) != n_hidden:
+        if isinstance(activations, (list, tuple)) and len(activations) != n_hidden:
             raise ValueError(f"{len(sizes)} layer sizes need {n_hidden} hidden activations, got {len(activations)}")
-        acts = tuple(symm.get_activation(a) for a in activations)
-        syms = tuple(symm.derive(a) for a in acts)
         kernels = tuple(kernels) if kernels is not None else (None,) * (len(sizes) - 1)
-        return cls(
-            sizes=sizes,
-            kernels=kernels,
-            activations=tuple(a.fn for a in acts),
-            groups=tuple(s.group for s in syms),
-            phis=tuple(s.character if s.group != "trivial" else TRIVIAL for s in syms),
-            names=tuple(a.name for a in acts),
-            affine=tuple(sorted({a.name for a, s in zip(acts, syms) if not s.is_linear and s.group != "trivial"})),
-        )
+        return cls.from_space(WeightSpace(sizes, kernels, activations))
 
-    @classmethod
-    def from_space(cls, space: Any) -> "Layout":
-        """Read the structure of a ``symm.WeightSpace`` (or pass a Layout through)."""
-        if isinstance(space, Layout):
-            return space
-        for attr in ("layer_sizes", "activations"):
-            if not hasattr(space, attr):
-                raise TypeError(f"expected a symm.WeightSpace or a Layout, got {type(space).__name__} (no .{attr})")
-        kernels = _kernels_of(space)
-        return cls.from_activations(space.layer_sizes, tuple(space.activations), kernels)
+    # ---- what the layers say ------------------------------------------------------------------
+    @property
+    def activations(self) -> tuple[Activation, ...]:
+        """Per hidden layer, the ``symm.Activation`` (callable; equal when the expressions are)."""
+        return tuple(layer.activation for layer in self.layers)
+
+    @property
+    def groups(self) -> tuple[Group, ...]:
+        return tuple(layer.group for layer in self.layers)
+
+    @property
+    def phis(self) -> tuple[Character, ...]:
+        """Per hidden layer, φ with σ(q z) = φ(q) σ(z) (+ c(q)) as a character."""
+        return tuple(layer.character for layer in self.layers)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(layer.activation.name for layer in self.layers)
+
+    @property
+    def affine(self) -> tuple[str, ...]:
+        """Names of hidden activations whose symmetry here has an offset (σ(qz) = φσ(z) + c)."""
+        return tuple(sorted({layer.activation.name for layer in self.layers if layer.affine}))
 
     # ---- derived structure --------------------------------------------------------------------
     @property
@@ -111,17 +115,17 @@ class Layout:
         """Edge feature length: the largest k·k (1 for an MLP)."""
         return max((k * k if k else 1) for k in self.kernels)
 
-    def group(self, l: int) -> str:
+    def group(self, l: int) -> Group:
         """Group of vertex layer ``l`` (input and output vertices are never moved)."""
-        return self.groups[l - 1] if 0 < l < self.num_layers else "trivial"
+        return self.layers[l - 1].group if 0 < l < self.num_layers else Group.TRIVIAL
 
     def phi(self, l: int) -> Character:
-        return self.phis[l - 1] if 0 < l < self.num_layers else TRIVIAL
+        return self.layers[l - 1].character if 0 < l < self.num_layers else TRIVIAL
 
-    def activation(self, l: int) -> Callable[[jax.Array], jax.Array]:
+    def activation(self, l: int) -> Activation:
         if not 0 < l < self.num_layers:
             raise ValueError(f"layer {l} is not hidden")
-        return self.activations[l - 1]
+        return self.layers[l - 1].activation
 
     def vertex_type(self, l: int, character: Character = Q) -> StreamType:
         """Type of a vertex channel of layer ``l`` that scales as ``character(q_l)``."""
@@ -133,23 +137,11 @@ class Layout:
 
     def permutation_only(self) -> "Layout":
         """The same structure with every group replaced by the trivial group (the GMN baseline)."""
-        n = self.num_layers - 1
-        return dataclasses.replace(self, groups=("trivial",) * n, phis=(TRIVIAL,) * n, affine=())
+        layers = tuple(LayerSymmetry(layer.activation, Group.TRIVIAL, TRIVIAL, False) for layer in self.layers)
+        return dataclasses.replace(self, layers=layers)
 
     def with_sizes(self, sizes: Sequence[int]) -> "Layout":
         return dataclasses.replace(self, sizes=tuple(int(n) for n in sizes))
-
-
-def _kernels_of(space: Any) -> tuple[int | None, ...]:
-    """Per weight layer kernel size from a WeightSpace (None for dense layers)."""
-    for attr in ("kernel_sizes", "kernels"):
-        if hasattr(space, attr):
-            return tuple(None if (k is None or k == 0) else int(k) for k in getattr(space, attr))
-    n = len(space.layer_sizes) - 1
-    if hasattr(space, "kinds"):
-        k = int(getattr(space, "kernel_size", 3))
-        return tuple(k if kind == "conv" else None for kind in space.kinds)
-    return (None,) * n
 
 
 def derivative(fn: Callable[[jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Array]:

@@ -2,44 +2,31 @@
 
 A channel on a vertex scales by a character of that vertex's group; a channel on an
 edge scales by a product of characters of two vertices' groups. ``StreamType`` keeps
-those factors and answers the only two questions the layer generator asks: can the
-channel's magnitude change (then normalise it) and can its sign flip (then
-symmetrise it)?
+those factors, each already restricted to its group (``symm.Group.restrict``), and
+answers the two questions the layer generator asks: can the channel's magnitude
+change (then normalise it) and can its sign flip (then symmetrise it)?
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from symm import Character
-
-GROUPS = ("trivial", "sign", "positive", "nonzero")
-_HAS_MAGNITUDE = {"positive", "nonzero"}
-_HAS_SIGN = {"sign", "nonzero"}
-
-
-def _restrict(group: str, c: Character) -> Character:
-    """The character as seen by ``group`` (trivial parts dropped)."""
-    s = c.s if group in _HAS_MAGNITUDE else 0
-    eps = c.eps if group in _HAS_SIGN else 0
-    return Character(s, eps)
+from symm import Character, Group
 
 
 @dataclasses.dataclass(frozen=True)
 class StreamType:
     """A product of characters, one per independent group: ((group, character), ...)."""
 
-    factors: tuple[tuple[str, Character], ...] = ()
+    factors: tuple[tuple[Group, Character], ...] = ()
 
     @classmethod
-    def of(cls, group: str, character: Character) -> "StreamType":
-        if group not in GROUPS:
-            raise ValueError(f"unknown group {group!r}; expected one of {GROUPS}")
-        return cls(((group, character),))._simplified()
+    def of(cls, group: Group | str, character: Character) -> "StreamType":
+        return cls(((Group.named(group), character),))._simplified()
 
     def _simplified(self) -> "StreamType":
-        kept = tuple((g, _restrict(g, c)) for g, c in self.factors if not _restrict(g, c).is_trivial)
-        return StreamType(kept)
+        restricted = ((g, g.restrict(c)) for g, c in self.factors)
+        return StreamType(tuple((g, c) for g, c in restricted if not c.is_trivial))
 
     def __mul__(self, other: "StreamType") -> "StreamType":
         return StreamType(self.factors + other.factors)._simplified()
@@ -54,12 +41,12 @@ class StreamType:
     @property
     def needs_norm(self) -> bool:
         """True if some group element changes the channel's magnitude."""
-        return any(g in _HAS_MAGNITUDE and c.s != 0 for g, c in self.factors)
+        return any(g.changes_magnitude(c) for g, c in self.factors)
 
     @property
     def needs_sym(self) -> bool:
         """True if some group element flips the channel's sign."""
-        return any(g in _HAS_SIGN and c.eps == 1 for g, c in self.factors)
+        return any(g.flips_sign(c) for g, c in self.factors)
 
     def __str__(self) -> str:
         if not self.factors:
