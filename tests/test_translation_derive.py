@@ -49,7 +49,7 @@ def test_derived_translation_group(spec):
 
 def test_registry_sin_prints_both_groups():
     symmetry = symm.derive("sin(30*x)")
-    assert symmetry.group == "sign" and symmetry.translation.kind == "lattice"
+    assert symmetry.group == symm.Group.SIGN and symmetry.translation.kind == "lattice"
     text = str(symmetry.certificate)
     assert "symmetry group: sign" in text and "translation group: pi/30·ℤ" in text
     assert "no t in (0, pi/30) works" in text
