@@ -40,6 +40,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from symm._character import IDENTITY, Character
 from symm._group_element import GroupElement
+from symm._translation_action import layer_translations, sample_shifts
 
 # Groups ordered by inclusion, and the next larger one (for negative tests).
 _LARGER_GROUP = {"trivial": "positive", "positive": "nonzero", "sign": "nonzero", "nonzero": None}
@@ -395,18 +396,35 @@ class WeightSpace(eqx.Module):
             tuple(jnp.ones(n, dtype) for n in self.hidden_sizes),
         )
 
+    @property
+    def translations(self):
+        """The translations every hidden layer admits (``symm._translation_action.LayerTranslation``)."""
+        return layer_translations(self.activations, self.kernel_sizes)
+
+    @property
+    def has_translations(self) -> bool:
+        return not all(t.is_trivial for t in self.translations)
+
     def sample(
-        self, key: PRNGKeyArray, *, scale_range: tuple[float, float] = (0.25, 4.0), dtype=None
+        self,
+        key: PRNGKeyArray,
+        *,
+        scale_range: tuple[float, float] = (0.25, 4.0),
+        dtype=None,
+        translations: bool = False,
     ) -> GroupElement:
         """One random element: a permutation per hidden layer and a scale per neuron from its group.
 
         positive: log-uniform in ``scale_range``; sign: ±1 (Rademacher); nonzero: both;
-        trivial: 1.
+        trivial: 1. With ``translations=True``, layers with translation symmetries also get a
+        shift per neuron: k·P with |k| ≤ 3 on a lattice Pℤ, uniform in [−1, 1] for every real
+        shift (off by default: metanetworks built from the scaling groups, such as ScaleGMN, are
+        not translation-invariant; ``symm.canonicalise`` removes translations before them).
         """
         lo, hi = scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range}")
-        return self._draw(key, self.groups, math.log(lo), math.log(hi), dtype)
+        return self._draw(key, self.groups, math.log(lo), math.log(hi), dtype, translations=translations)
 
     def sample_outside(
         self, key: PRNGKeyArray, *, scale_range: tuple[float, float] = (1.5, 4.0), dtype=None
@@ -417,7 +435,7 @@ class WeightSpace(eqx.Module):
         trivial → positive scales in ``scale_range`` or their inverses (never 1); positive →
         negative scales; sign → ±scales in ``scale_range`` or their inverses (never ±1).
         Neurons already in the nonzero group are drawn from it. Raises if no neuron can leave
-        its group.
+        its group. No shifts (an off-lattice shift is built by hand, as a ``GroupElement``).
         """
         lo, hi = scale_range
         if not 1 < lo <= hi:
@@ -429,7 +447,7 @@ class WeightSpace(eqx.Module):
             )
         return self._draw(key, self.groups, math.log(lo), math.log(hi), dtype, outside=True)
 
-    def _draw(self, key, groups, log_lo, log_hi, dtype, *, outside: bool = False) -> GroupElement:
+    def _draw(self, key, groups, log_lo, log_hi, dtype, *, outside: bool = False, translations: bool = False) -> GroupElement:
         """One uniform draw for everything (few random ops keep compilation cheap)."""
         dtype = _default_float() if dtype is None else dtype
         total = sum(self.hidden_sizes)
@@ -453,7 +471,10 @@ class WeightSpace(eqx.Module):
                     "nonzero": sign * magnitude,
                 }[group]
             scales.append(q)
-        return GroupElement(tuple(perms), tuple(scales))
+        shifts = None
+        if translations:
+            shifts = sample_shifts(self.translations, self.hidden_sizes, jax.random.fold_in(key, 1), dtype)
+        return GroupElement(tuple(perms), tuple(scales), shifts)
 
     def compose(self, g: GroupElement, h: GroupElement) -> GroupElement:
         """``g ∘ h``: act by ``h``, then by ``g``."""
@@ -491,6 +512,7 @@ class WeightSpace(eqx.Module):
         self._check_element(g)
         self.validate(params)
         layer_syms = self._layer_symmetries()
+        translations, shifts = self.translations, g.shifts_or_zeros()
         out = []
         for i, (w, b) in enumerate(params):
             dtype = w.dtype
@@ -498,14 +520,16 @@ class WeightSpace(eqx.Module):
             if i < self.num_layers - 1:  # rows: neurons of hidden layer i+1
                 perm, q = g.perms[i], g.scales[i].astype(dtype)
                 w = (q.reshape((-1, 1) + extra) * w)[perm]
-                b = (q * b)[perm]
+                b = (q * b + shifts[i].astype(dtype))[perm] if with_offset else (q * b)[perm]
             if i > 0:  # columns: neurons of hidden layer i
-                perm, q = g.perms[i - 1], g.scales[i - 1].astype(dtype)
-                sym = layer_syms[i - 1]
-                phi = sym.character(q).astype(dtype)
+                perm, q, shift = g.perms[i - 1], g.scales[i - 1].astype(dtype), shifts[i - 1].astype(dtype)
+                sym, translation = layer_syms[i - 1], translations[i - 1]
+                beta = translation.beta(shift)  # σ(q z + s) = β(s)·(φ(q)σ(z) + c(q)) + γ(s)
+                phi = sym.character(q).astype(dtype) * beta
                 w = (w / phi.reshape((1, -1) + extra))[:, perm]
-                if with_offset and sym.offset_fn is not None:
-                    c = jnp.broadcast_to(jnp.asarray(sym.offset_fn(q), dtype), q.shape)[perm]
+                if with_offset and (sym.offset_fn is not None or translation.affine):
+                    c = jnp.zeros_like(q) if sym.offset_fn is None else jnp.broadcast_to(jnp.asarray(sym.offset_fn(q), dtype), q.shape)
+                    c = (beta * c + translation.gamma(shift))[perm]
                     w_pooled = w if w.ndim == 2 else jnp.sum(w, axis=(2, 3))
                     b = b - w_pooled @ c
             out.append((w, b))
