@@ -12,14 +12,22 @@ lives). Hidden neuron ``k`` of layer ``l`` has an incoming row ``r_k`` (its weig
 change only by this layer's own element. For each neuron, in this order:
 
 * sign (groups ``sign`` and ``nonzero``): flip the neuron so that the first nonzero
-  entry of ``r_k`` is positive (the bias decides only when ``r_k`` is all zero);
+  entry of ``r_k`` is positive (the bias decides only when ``r_k`` is all zero and the
+  layer has no translations);
 * positive scale (groups ``positive`` and ``nonzero``): rescale so that
-  ``‖(r_k, b_k)‖₂ = 1`` (a neuron whose row and bias are all zero is left as is);
+  ``‖(r_k, b_k)‖₂ = 1`` (``‖r_k‖₂ = 1`` where the layer has translations; a neuron whose
+  row and bias are all zero is left as is);
+* translation (a lattice Pℤ): shift the bias into the fundamental domain [0, P), which
+  multiplies the outgoing weights by the sign β(k) the shift induces (and corrects the
+  next bias by γ); every real shift: bias 0;
 * permutation: sort the neurons lexicographically by ``(b_k, r_k[0], r_k[1], ...)``.
 
 Why these keys: a sign flip negates every entry exactly, so the sign of the first
-nonzero entry is flipped with it; a positive scale multiplies the norm. After both,
-the sort key of a neuron is invariant, and sorting undoes any permutation.
+nonzero entry is flipped with it; a positive scale multiplies the norm; a shift moves
+the bias by a lattice vector, which ``b mod P`` forgets (translations change the bias,
+so the sign and norm read the weights only). After these, the sort key of a neuron is
+invariant, and sorting undoes any permutation. A bias within rounding error of a
+multiple of P can land at either end of [0, P).
 
 Ties. Two neurons whose canonical rows and biases are exactly equal have the same
 key; the sort is stable, so they keep their current relative order, and
@@ -44,7 +52,7 @@ from symm._group_element import GroupElement
 from symm._weight_space import WeightSpace
 
 # The parts of a neuron's group that have a canonical form here, and the groups they belong to.
-SYMMETRIES = ("permutation", "sign", "positive")
+SYMMETRIES = ("permutation", "sign", "positive", "translation")
 _SCALE_PARTS = {"trivial": (), "sign": ("sign",), "positive": ("positive",), "nonzero": ("sign", "positive")}
 
 
@@ -65,6 +73,8 @@ def _parts(space: WeightSpace, symmetries: Sequence[str] | None) -> tuple[str, .
             f"canonical forms exist for the groups {', '.join(_SCALE_PARTS)}"
         )
     available = {"permutation"} | {part for g in groups for part in _SCALE_PARTS[g]}
+    if space.has_translations:
+        available.add("translation")
     if symmetries is None:
         return tuple(part for part in SYMMETRIES if part in available)
     if isinstance(symmetries, str):
@@ -91,24 +101,33 @@ def _first_nonzero_sign(rows: Array) -> Array:
     return jnp.where(value < 0, -1.0, 1.0).astype(rows.dtype)
 
 
-def _layer_element(rows: Array, bias: Array, group: str, parts: tuple[str, ...]) -> tuple[Array, Array]:
-    """This layer's permutation and scales (indexed by the old neuron) that make it canonical."""
+def _layer_element(rows: Array, bias: Array, group: str, translation, parts: tuple[str, ...]):
+    """This layer's permutation, scales and shifts (indexed by the old neuron) that make it canonical."""
     dtype = rows.dtype
     scales = jnp.ones(bias.shape, dtype)
-    full = jnp.concatenate([rows, bias[:, None]], axis=1)
+    shifting = "translation" in parts and not translation.is_trivial
+    full = rows if shifting else jnp.concatenate([rows, bias[:, None]], axis=1)
     if "sign" in parts and "sign" in _SCALE_PARTS[group]:
         scales = _first_nonzero_sign(full)
     if "positive" in parts and "positive" in _SCALE_PARTS[group]:
         norm = jnp.sqrt(jnp.sum(full * full, axis=1))
         safe = jnp.where(norm > 0, norm, 1.0)
         scales = scales * jnp.where(norm > 0, 1.0 / safe, 1.0)
+    shifts = jnp.zeros(bias.shape, dtype)
+    if shifting and translation.kind == "lattice":
+        period = jnp.asarray(translation.period, dtype)
+        shifts = -period * jnp.floor(scales * bias / period)
+    elif shifting:  # every real shift: bias 0
+        shifts = -scales * bias
     if "permutation" in parts:
-        moved_rows, moved_bias = scales[:, None] * rows, scales * bias
+        moved_rows, moved_bias = scales[:, None] * rows, scales * bias + shifts
+        if shifting and translation.kind == "real":
+            moved_bias = jnp.zeros_like(bias)  # exactly 0, not a fused rounding error
         keys = [moved_bias] + [moved_rows[:, j] for j in range(rows.shape[1])]
         perm = jnp.lexsort(tuple(reversed(keys))).astype(jnp.int32)  # lexsort: last key is primary
     else:
         perm = jnp.arange(bias.shape[0], dtype=jnp.int32)
-    return perm, scales
+    return perm, scales, shifts
 
 
 def _identity_like(space: WeightSpace, dtype) -> tuple[list[Array], list[Array]]:
@@ -123,12 +142,18 @@ def _canonical(space: WeightSpace, params, parts: tuple[str, ...]):
     dtype = params[0][0].dtype
     groups = [_group_name(g) for g in space.groups]
     total = space.identity(dtype=dtype)
+    translations = space.translations
     for layer in range(len(space.hidden_sizes)):
         w, b = params[layer]
-        perm, scales = _layer_element(w.reshape(w.shape[0], -1), b, groups[layer], parts)
+        perm, scales, shifts = _layer_element(w.reshape(w.shape[0], -1), b, groups[layer], translations[layer], parts)
         perms, all_scales = _identity_like(space, dtype)
         perms[layer], all_scales[layer] = perm, scales
-        step = GroupElement(tuple(perms), tuple(all_scales))
+        all_shifts = None
+        if space.has_translations:
+            all_shifts = [jnp.zeros(n, dtype) for n in space.hidden_sizes]
+            all_shifts[layer] = shifts
+            all_shifts = tuple(all_shifts)
+        step = GroupElement(tuple(perms), tuple(all_scales), all_shifts)
         params = space.act(step, params)
         total = step.compose(total)
     return params, total
@@ -144,7 +169,8 @@ def canonicalise(space: WeightSpace, params: Any, *, symmetries: Sequence[str] |
     """One fixed representative of the orbit of ``params`` under the space's derived group.
 
     ``symmetries``: the parts to canonicalise, a subset of ``symm.SYMMETRIES``
-    (``"permutation"``, ``"sign"``, ``"positive"``); default: every part the space's groups have.
+    (``"permutation"``, ``"sign"``, ``"positive"``, ``"translation"``); default: every part the
+    space's groups have.
     Idempotent, preserves the network's function, and ``canonicalise(g·θ) == canonicalise(θ)``
     for every ``g`` in the group (up to ties, see the module docstring). Jittable.
     """

@@ -108,12 +108,16 @@ def _nonaffine(sigma, c, m) -> bool | None:
 def conclusion_of(sigma, asymptotes) -> tuple[str, str]:
     """From the asymptotes alone: ("trivial" | "affine" | "oscillating" | "unknown", the argument)."""
     facts = {(step.direction, _role(step.expr, sigma)): step.value for step in asymptotes}
-    ratio = {d: facts.get((d, "ratio"), _FAILED) for d in (1, -1)}
+    value = {d: facts.get((d, "value"), _FAILED) for d in (1, -1)}
+    ratio = {}
+    for d in (1, -1):  # a finite lim σ makes lim σ(x)/x = 0
+        finite = value[d] not in (_FAILED, None, sympy.oo, -sympy.oo)
+        ratio[d] = facts.get((d, "ratio"), sympy.Integer(0) if finite else _FAILED)
     if _FAILED in ratio.values() or None in ratio.values():
         return "unknown", "lim σ(x)/x was not found at both ends, so the asymptotic argument does not apply"
     infinite = [d for d in (1, -1) if ratio[d] in (sympy.oo, -sympy.oo)]
-    bounded = all(any(role.startswith("growth") and value not in (None, _FAILED, sympy.oo, -sympy.oo)
-                      for (side, role), value in facts.items() if side == d) for d in infinite)
+    bounded = all(any(role.startswith("growth") and v not in (None, _FAILED, sympy.oo, -sympy.oo)
+                      for (side, role), v in facts.items() if side == d) for d in infinite)
     polynomial = "σ grows at most polynomially at both ends, so a translation t ≠ 0 would need β = ±1 and make σ(x) − c·x periodic"
     if infinite:
         if bounded:
@@ -125,7 +129,7 @@ def conclusion_of(sigma, asymptotes) -> tuple[str, str]:
             f"{sympy.sstr(ratio[1])} and {sympy.sstr(ratio[-1])}. Only t = 0."
         )
     c = ratio[1]
-    offsets = [facts.get((d, "offset"), _FAILED) for d in (1, -1)]
+    offsets = [value[d] if c == 0 else facts.get((d, "offset"), _FAILED) for d in (1, -1)]
     known = [(d, value) for d, value in zip((1, -1), offsets) if value not in (_FAILED, None)]
     if not known:
         if offsets[0] is None and offsets[1] is None:
@@ -147,6 +151,8 @@ def conclusion_of(sigma, asymptotes) -> tuple[str, str]:
 
 
 def _role(expr, sigma) -> str:
+    if expr == sigma:
+        return "value"
     if expr == sigma / x:
         return "ratio"
     for d in range(2, _MAX_GROWTH + 1):
@@ -156,10 +162,20 @@ def _role(expr, sigma) -> str:
 
 
 def _asymptotes(sigma) -> tuple[Asymptote, ...]:
-    steps = [Asymptote(d, sigma / x, limit_of(sigma / x, d)) for d in (1, -1)]
-    ratio = {step.direction: step.value for step in steps}
+    """The limits the argument needs, fewest first: lim σ, then σ(x)/x where σ has no finite limit."""
+    steps, ratio = [], {}
+    for d in (1, -1):
+        value = limit_of(sigma, d)
+        if value is not _FAILED:
+            steps.append(Asymptote(d, sigma, value))
+        if value not in (_FAILED, None, sympy.oo, -sympy.oo):
+            ratio[d] = sympy.Integer(0)
+            continue
+        ratio[d] = limit_of(sigma / x, d)
+        if ratio[d] is not _FAILED:
+            steps.append(Asymptote(d, sigma / x, ratio[d]))
     if any(value in (None, _FAILED) for value in ratio.values()):
-        return tuple(s for s in steps if s.value is not _FAILED)
+        return tuple(steps)
     for d in (1, -1):
         if ratio[d] in (sympy.oo, -sympy.oo):
             for power in range(2, _MAX_GROWTH + 1):
@@ -169,8 +185,9 @@ def _asymptotes(sigma) -> tuple[Asymptote, ...]:
                     steps.append(Asymptote(d, expr, value))
                 if value not in (_FAILED, None, sympy.oo, -sympy.oo):
                     break
-    if ratio[1] == ratio[-1] and ratio[1] not in (sympy.oo, -sympy.oo):
-        expr = sigma - ratio[1] * x
+    c = ratio[1]
+    if c == ratio[-1] and c not in (sympy.oo, -sympy.oo) and c != 0:
+        expr = sigma - c * x
         for d in (1, -1):  # one end with a limit decides; both are needed only to call σ oscillating
             value = limit_of(expr, d)
             if value is not _FAILED:
@@ -335,6 +352,12 @@ class _Cover:
 
 # ---------------------------------------------------------------- the derivation
 
+def _slope(sigma, asymptotes) -> sympy.Expr:
+    """c = lim σ(x)/x at +∞ (0 where σ itself has a finite limit there)."""
+    ratio = [step.value for step in asymptotes if step.direction == 1 and _role(step.expr, sigma) == "ratio"]
+    return ratio[0] if ratio else sympy.Integer(0)
+
+
 def _real_identity(sigma, beta=None, gamma=None) -> TranslationIdentity | None:
     """σ(x + t) = β(t)·σ(x) + γ(t) for every real t, read off at two points and proven."""
     if beta is None:
@@ -380,7 +403,7 @@ def derive_translation(sigma: sympy.Expr) -> TranslationSymmetry:
     if verdict == "trivial":
         return _trivial(sigma, asymptotes, argument)
     if verdict == "affine":
-        c = next(step.value for step in asymptotes if _role(step.expr, sigma) == "ratio")
+        c = _slope(sigma, asymptotes)
         step = _real_identity(sigma, sympy.Integer(1), c * SHIFT)
         if step is not None:
             return _certificate(sigma, "real", None, step.beta, step.gamma, (step,), asymptotes, (), argument, ())
@@ -396,7 +419,7 @@ def derive_translation(sigma: sympy.Expr) -> TranslationSymmetry:
             return _trivial(sigma, asymptotes, argument, (f"translations: {argument}; only t = 0 is claimed",))
         argument = "σ is periodic (no asymptotic argument needed)"
     else:
-        c = next(step.value for step in asymptotes if _role(step.expr, sigma) == "ratio")
+        c = _slope(sigma, asymptotes)
         generator, problem = _generator(sigma, c)
         if generator is None:
             return _trivial(sigma, asymptotes, argument, (f"translations: {problem}; only t = 0 is claimed",))

@@ -62,9 +62,10 @@ def _tolerance(dtype, which: int) -> float:
 
 
 @eqx.filter_jit
-def _sample_batch(space: WeightSpace, keys, scale_range, dtype, outside) -> GroupElement:
-    sample = space.sample_outside if outside else space.sample
-    return jax.vmap(lambda k: sample(k, scale_range=scale_range, dtype=dtype))(keys)
+def _sample_batch(space: WeightSpace, keys, scale_range, dtype, outside, translations=False) -> GroupElement:
+    if outside:
+        return jax.vmap(lambda k: space.sample_outside(k, scale_range=scale_range, dtype=dtype))(keys)
+    return jax.vmap(lambda k: space.sample(k, scale_range=scale_range, dtype=dtype, translations=translations))(keys)
 
 
 def sample_elements(
@@ -75,11 +76,13 @@ def sample_elements(
     scale_range: tuple[float, float] | None = None,
     dtype=None,
     outside: bool = False,
+    translations: bool = False,
 ) -> GroupElement:
     """``n`` group elements drawn in one vmapped, jitted call (a batched ``GroupElement``).
 
     ``outside=True`` draws from ``space.sample_outside`` instead (a larger group, for
     negative tests); ``scale_range`` then defaults to that method's (1.5, 4).
+    ``translations=True`` adds the derived translations (``space.sample``).
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -87,10 +90,10 @@ def sample_elements(
         scale_range = (1.5, 4.0) if outside else (0.25, 4.0)
     dtype = jnp.result_type(float) if dtype is None else np.dtype(dtype)
     keys = jax.random.split(key, n)
-    return _sample_batch(space, keys, tuple(float(v) for v in scale_range), dtype, bool(outside))
+    return _sample_batch(space, keys, tuple(float(v) for v in scale_range), dtype, bool(outside), bool(translations))
 
 
-def _as_batch(space: WeightSpace, g_or_key, n: int, scale_range, dtype) -> GroupElement:
+def _as_batch(space: WeightSpace, g_or_key, n: int, scale_range, dtype, translations: bool = False) -> GroupElement:
     if isinstance(g_or_key, GroupElement):
         if not g_or_key.perms:
             return jax.tree_util.tree_map(lambda a: a[None], g_or_key)  # no hidden layers: one element
@@ -106,7 +109,7 @@ def _as_batch(space: WeightSpace, g_or_key, n: int, scale_range, dtype) -> Group
     if isinstance(g_or_key, jax.Array) and (
         jnp.issubdtype(g_or_key.dtype, jax.dtypes.prng_key) or g_or_key.dtype == jnp.uint32
     ):
-        return sample_elements(space, g_or_key, n, scale_range=scale_range, dtype=dtype)
+        return sample_elements(space, g_or_key, n, scale_range=scale_range, dtype=dtype, translations=translations)
     raise TypeError(f"expected a symm.GroupElement or a jax PRNG key, got {type(g_or_key).__name__}")
 
 
@@ -151,8 +154,11 @@ def check_function_preserved(
     tol: float | None = None,
     scale_range: tuple[float, float] = (0.25, 4.0),
     chunk_size: int | None = None,
+    translations: bool = True,
 ) -> VerificationReport:
     """Check that the network ``g · params`` computes the same outputs as ``params`` on ``xs``.
+
+    Elements drawn from a key include the derived translations (``translations=True``).
 
     ``g_or_key``: one element, a batch of elements (leading axis), or a key from which ``n``
     elements are drawn. ``xs`` is a batch of inputs (leading axis). For element ``g`` and
@@ -173,7 +179,7 @@ def check_function_preserved(
         raise ValueError(
             f"xs must be a batch of images of shape [N, {space.layer_sizes[0]}, H, W], got {tuple(xs.shape)}"
         )
-    gs = _as_batch(space, g_or_key, n, scale_range, dtype)
+    gs = _as_batch(space, g_or_key, n, scale_range, dtype, translations)
     tol = _tolerance(dtype, 0) if tol is None else float(tol)
     abs_err, rel_err = _function_errors(space, params, xs, gs, _FLOOR.get(np.dtype(dtype), 1e-12), chunk_size)
     abs_err, rel_err = np.asarray(abs_err), np.asarray(rel_err)
@@ -334,6 +340,7 @@ def check_equivariance(
     floor: float | None = None,
     scale_range: tuple[float, float] = (0.25, 4.0),
     chunk_size: int | None = None,
+    translations: bool = False,
 ) -> VerificationReport:
     """Check ``f(g·p) == f(p)`` (invariant) or ``f(g·p) == g·f(p)`` (equivariant) for ``n`` random ``g``.
 
@@ -343,7 +350,9 @@ def check_equivariance(
     refused unless wrapped in ``symm.Fixed`` (a forgotten transformation is the usual
     harness bug). ``n`` elements are drawn from ``key`` in one vmapped, jitted call, or
     given directly as ``elements`` (a batched ``GroupElement``, e.g. from
-    ``space.sample_outside`` for a negative test).
+    ``space.sample_outside`` for a negative test). ``translations=True`` also draws the
+    derived translations (off by default: models built from the scaling groups are not
+    translation-invariant).
 
     Equivariant outputs are acted on by ``out_action(g, y)``; by default
     ``space.act_neurons`` for ``symm.NeuronFeatures`` and ``space.act_linear`` for
@@ -372,7 +381,7 @@ def check_equivariance(
     others = tuple(_unwrap_fixed(o) for o in others)
     dtype = tree_float_dtype(weights[0])
     if elements is None:
-        gs = sample_elements(space, key, n, scale_range=scale_range, dtype=dtype)
+        gs = sample_elements(space, key, n, scale_range=scale_range, dtype=dtype, translations=translations)
     else:
         gs = _as_batch(space, elements, n, scale_range, dtype)
     if mode == "equivariant" and out_action is None:

@@ -32,6 +32,7 @@ def act(space: "WeightSpace", g: GroupElement, params: Any, *, with_offset: bool
     check_element(space, g)
     validate(space, params)
     layer_syms = space.layer_symmetries
+    translations, shifts = space.translations, g.shifts_or_zeros()
     out = []
     for i, (w, b) in enumerate(params):
         dtype = w.dtype
@@ -39,14 +40,16 @@ def act(space: "WeightSpace", g: GroupElement, params: Any, *, with_offset: bool
         if i < space.num_layers - 1:  # rows: neurons of hidden layer i+1
             perm, q = g.perms[i], g.scales[i].astype(dtype)
             w = (q.reshape((-1, 1) + extra) * w)[perm]
-            b = (q * b)[perm]
+            b = (q * b + shifts[i].astype(dtype))[perm] if with_offset else (q * b)[perm]
         if i > 0:  # columns: neurons of hidden layer i
-            perm, q = g.perms[i - 1], g.scales[i - 1].astype(dtype)
-            sym = layer_syms[i - 1]
-            phi = sym.character(q).astype(dtype)
+            perm, q, shift = g.perms[i - 1], g.scales[i - 1].astype(dtype), shifts[i - 1].astype(dtype)
+            sym, translation = layer_syms[i - 1], translations[i - 1]
+            beta = translation.beta(shift)  # σ(q z + s) = β(s)·(φ(q)σ(z) + c(q)) + γ(s)
+            phi = sym.character(q).astype(dtype) * beta
             w = (w / phi.reshape((1, -1) + extra))[:, perm]
-            if with_offset and sym.affine:
-                c = jnp.broadcast_to(jnp.asarray(sym.offset_fn(q), dtype), q.shape)[perm]
+            if with_offset and (sym.affine or translation.affine):
+                c = jnp.broadcast_to(jnp.asarray(sym.offset_fn(q), dtype), q.shape) if sym.affine else jnp.zeros_like(q)
+                c = (beta * c + translation.gamma(shift))[perm]
                 w_pooled = w if w.ndim == 2 else jnp.sum(w, axis=(2, 3))
                 b = b - w_pooled @ c
         out.append((w, b))

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from symm._group_element import GroupElement
+from symm._translation_action import sample_shifts
 from symm._weight_params import default_float
 
 if TYPE_CHECKING:
@@ -30,13 +31,18 @@ def identity(space: "WeightSpace", *, dtype=None) -> GroupElement:
 
 
 def sample(
-    space: "WeightSpace", key: PRNGKeyArray, *, scale_range: tuple[float, float] = (0.25, 4.0), dtype=None
+    space: "WeightSpace",
+    key: PRNGKeyArray,
+    *,
+    scale_range: tuple[float, float] = (0.25, 4.0),
+    dtype=None,
+    translations: bool = False,
 ) -> GroupElement:
     """One random element: a permutation per hidden layer and a scale per neuron from its group."""
     lo, hi = scale_range
     if not 0 < lo <= hi:
         raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range}")
-    return _draw(space, key, math.log(lo), math.log(hi), dtype, outside=False)
+    return _draw(space, key, math.log(lo), math.log(hi), dtype, outside=False, translations=translations)
 
 
 def sample_outside(
@@ -54,7 +60,9 @@ def sample_outside(
     return _draw(space, key, math.log(lo), math.log(hi), dtype, outside=True)
 
 
-def _draw(space: "WeightSpace", key, log_lo, log_hi, dtype, *, outside: bool) -> GroupElement:
+def _draw(
+    space: "WeightSpace", key, log_lo, log_hi, dtype, *, outside: bool, translations: bool = False
+) -> GroupElement:
     """One uniform draw for everything (few random ops keep compilation cheap)."""
     dtype = default_float() if dtype is None else dtype
     total = sum(space.hidden_sizes)
@@ -65,7 +73,10 @@ def _draw(space: "WeightSpace", key, log_lo, log_hi, dtype, *, outside: bool) ->
         start += n
         perms.append(jnp.argsort(u_perm).astype(jnp.int32))
         scales.append(group.scales_from_uniform(u_mag, u_sign, u_inv, log_lo, log_hi, outside=outside))
-    return GroupElement(tuple(perms), tuple(scales))
+    shifts = None
+    if translations:
+        shifts = sample_shifts(space.translations, space.hidden_sizes, jax.random.fold_in(key, 1), dtype)
+    return GroupElement(tuple(perms), tuple(scales), shifts)
 
 
 def check_element(space: "WeightSpace", g: GroupElement) -> None:

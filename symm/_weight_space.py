@@ -32,6 +32,7 @@ from symm._group_element import GroupElement
 from symm._layer_symmetry import LayerSymmetry, hidden_layer_symmetries
 from symm._neuron_features import NeuronFeatures
 from symm._weight_params import Params, tree_float_dtype
+from symm._translation_action import LayerTranslation, layer_translations
 from symm._weight_space_inputs import (
     checked_kernels,
     checked_sizes,
@@ -247,13 +248,33 @@ class WeightSpace(eqx.Module):
     def identity(self, *, dtype=None) -> GroupElement:
         return _weight_sampling.identity(self, dtype=dtype)
 
-    def sample(self, key: PRNGKeyArray, *, scale_range: tuple[float, float] = (0.25, 4.0), dtype=None) -> GroupElement:
+    @property
+    def translations(self) -> tuple[LayerTranslation, ...]:
+        """The translations every hidden layer admits (``symm._translation_action``)."""
+        return layer_translations(self.activations, self.kernel_sizes)
+
+    @property
+    def has_translations(self) -> bool:
+        return not all(t.is_trivial for t in self.translations)
+
+    def sample(
+        self,
+        key: PRNGKeyArray,
+        *,
+        scale_range: tuple[float, float] = (0.25, 4.0),
+        dtype=None,
+        translations: bool = False,
+    ) -> GroupElement:
         """One random element: a permutation per hidden layer and a scale per neuron from its group.
 
         positive: log-uniform in ``scale_range``; sign: ±1 (Rademacher); nonzero: both;
-        trivial: 1 (``symm.Group.scales_from_uniform``).
+        trivial: 1 (``symm.Group.scales_from_uniform``). With ``translations=True``, layers
+        with translation symmetries also get a shift per neuron: k·P with |k| ≤ 3 on a lattice
+        Pℤ, uniform in [−1, 1] for every real shift (off by default: metanetworks built from
+        the scaling groups, such as ScaleGMN, are not translation-invariant;
+        ``symm.canonicalise`` removes translations before them).
         """
-        return _weight_sampling.sample(self, key, scale_range=scale_range, dtype=dtype)
+        return _weight_sampling.sample(self, key, scale_range=scale_range, dtype=dtype, translations=translations)
 
     def sample_outside(
         self, key: PRNGKeyArray, *, scale_range: tuple[float, float] = (1.5, 4.0), dtype=None
@@ -264,7 +285,7 @@ class WeightSpace(eqx.Module):
         own group: trivial → positive scales in ``scale_range`` or their inverses (never 1);
         positive → negative scales; sign → ±scales in ``scale_range`` or their inverses (never
         ±1). Neurons already in the nonzero group are drawn from it. Raises if no neuron can
-        leave its group.
+        leave its group. No shifts (an off-lattice shift is built by hand, as a ``GroupElement``).
         """
         return _weight_sampling.sample_outside(self, key, scale_range=scale_range, dtype=dtype)
 

@@ -98,7 +98,7 @@ def test_tampered_certificates_fail_the_check():
     with pytest.raises(symm.CertificateError, match="β"):
         wrong_sign.check()
     tanh = symm.derive("tanh").translation.certificate
-    lying = dataclasses.replace(tanh, asymptotes=(dataclasses.replace(tanh.asymptotes[0], value=sympy.Integer(1)),) + tanh.asymptotes[1:])
+    lying = dataclasses.replace(tanh, asymptotes=(dataclasses.replace(tanh.asymptotes[0], value=sympy.Integer(2)),) + tanh.asymptotes[1:])
     with pytest.raises(symm.CertificateError, match="no longer"):
         lying.check()
 
