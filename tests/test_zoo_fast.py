@@ -89,3 +89,18 @@ def test_fast_zoo_fit_reaches_the_reference_psnr():
     again = fit_sirens(seeds, images, **kwargs)
     for a, b in zip(jax.tree.leaves(again[0]), jax.tree.leaves(params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_shard_is_never_larger_than_the_zoo(tmp_path):
+    import json
+
+    from models.zoo import InrZooConfig, build_inr_zoo
+
+    config = InrZooConfig(steps=5, limit=3, shard_size=1024)
+    zoo = build_inr_zoo(load_source("digits"), tmp_path / "z", config, progress=False)
+    assert len(zoo) == 3
+    assert json.loads((tmp_path / "z" / "manifest.json").read_text())["shard_size"] == 3
+    # Negative check: a shard size below the work is kept as given.
+    small = build_inr_zoo(load_source("digits"), tmp_path / "s", InrZooConfig(steps=5, limit=3, shard_size=2),
+                          progress=False)
+    assert len(small) == 3 and json.loads((tmp_path / "s" / "manifest.json").read_text())["shard_size"] == 2

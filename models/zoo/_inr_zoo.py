@@ -223,9 +223,8 @@ def build_inr_zoo(
         "psnr_init": layout_entry((), np.float32),
         "psnr": layout_entry((), np.float32),
     }
-    writer = ShardWriter(
-        out, kind="inr", generator=inr_generator(config, source), layout=layout, n=n, shard_size=config.shard_size
-    )
+    shard_size = min(config.shard_size, n)  # never fit more networks than the zoo holds
+    writer = ShardWriter(out, kind="inr", generator=inr_generator(config, source), layout=layout, n=n, shard_size=shard_size)
     image_split = split_of_images(n_images, config.split, config.split_seed)
     todo = writer.pending()
     with tqdm(total=n, initial=n - sum(len(writer.rows(i)) for i in todo), unit="INR", disable=not progress) as bar:
@@ -234,7 +233,7 @@ def build_inr_zoo(
             image_index = rows // config.augment
             seeds = network_seeds(config.seed, rows)
             # A short last shard is padded to the full shard size: one compilation serves every shard.
-            pad = np.arange(config.shard_size) % len(rows) if len(rows) < config.shard_size else slice(None)
+            pad = np.arange(shard_size) % len(rows) if len(rows) < shard_size else slice(None)
             params, psnr_init, psnr = fit_sirens(
                 seeds[pad], source.images[image_index[pad]], sizes=sizes, omega0=config.omega0,
                 steps=config.steps, lr=config.lr, schedule=config.schedule,
