@@ -11,10 +11,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import jax
 import numpy as np
+
+
+def matmul_peak(n: int = 2048, repeats: int = 3) -> float:
+    """This machine's float32 matmul rate (FLOP/s): best of a few n x n products."""
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    f = jax.jit(lambda x: x @ x)
+    jax.block_until_ready(f(a))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(f(a))
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n**3 / best
+
+
+def siren_fit_flops(sizes, pixels: int, steps: int) -> float:
+    """Matmul FLOPs of one fit, counted analytically (XLA's cost analysis counts a scan body
+    once): per step and pixel, each layer's forward product and its two backward products."""
+    per_pixel = sum(2 * i * o for i, o in zip(sizes[:-1], sizes[1:]))
+    return 3.0 * per_pixel * pixels * steps
 
 
 def bench_inr(n: int, shard: int, steps: int, lr: float, schedule: str, target: int) -> dict:
@@ -36,10 +59,14 @@ def bench_inr(n: int, shard: int, steps: int, lr: float, schedule: str, target: 
     elapsed = time.perf_counter() - start
     psnr = np.concatenate(psnr)
     rate = len(psnr) / elapsed
+    flops = siren_fit_flops((2, 32, 32, 1), int(np.prod(source.shape[:2])), steps)
+    peak = matmul_peak()
     return {
         "inr_fits": len(psnr), "inr_shard": shard, "inr_steps": steps, "inr_lr": lr, "inr_schedule": schedule,
         "inr_seconds": elapsed, "inr_fits_per_s": rate, "inr_first_call_s": compile_and_first,
         "inr_psnr_mean": float(psnr.mean()), "inr_psnr_min": float(psnr.min()),
+        "inr_gflop_per_fit": flops / 1e9, "inr_gflop_per_s": rate * flops / 1e9, "matmul_peak_gflop_per_s": peak / 1e9,
+        "inr_peak_fraction": rate * flops / peak, "load_average": list(os.getloadavg()),
         "estimate_target_inrs": target, "estimate_target_seconds": target / rate,
     }
 
@@ -104,6 +131,10 @@ def main(argv=None) -> dict:
     print(f"{'  fits (shard)':<34}{result['inr_fits']:>8} ({result['inr_shard']})")
     print(f"{'  steps':<34}{result['inr_steps']:>14}")
     print(f"{'  fits / s':<34}{result['inr_fits_per_s']:>14.1f}")
+    print(f"{'  GFLOP/s (matmuls, analytic)':<34}{result['inr_gflop_per_s']:>14.1f}")
+    print(f"{'  fraction of f32 matmul peak':<34}{result['inr_peak_fraction']:>14.3f}"
+          f"   (peak measured here: {result['matmul_peak_gflop_per_s']:.0f} GFLOP/s)")
+    print(f"{'  load average (1, 5, 15 min)':<34}{'%.1f %.1f %.1f' % tuple(result['load_average']):>14}")
     print(f"{'  mean PSNR (dB, [0,1])':<34}{result['inr_psnr_mean']:>14.2f}")
     print(f"{'  first call incl. compile (s)':<34}{result['inr_first_call_s']:>14.1f}")
     print(f"{'  ESTIMATE: %d INRs take (s)' % args.target:<34}{result['estimate_target_seconds']:>14.0f}"

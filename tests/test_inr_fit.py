@@ -46,6 +46,8 @@ def test_resume_from_checkpoint(key, tmp_path):
     ckpt = tmp_path / "fit.eqx"
     first = fit(model, coords, y, optimizer=opt, steps=20, record_every=10, checkpoint=ckpt, progress=False)
     assert ckpt.exists() and first.trajectory.steps[-1] == 20
+    # One atomic unit: the checkpoint is a single file, with no sibling or leftover temporary.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.eqx"]
     resumed = fit(model, coords, y, optimizer=opt, steps=40, record_every=10, steps_per_chunk=20,
                   checkpoint=ckpt, progress=False)
     np.testing.assert_array_equal(resumed.trajectory.steps, full.trajectory.steps)

@@ -75,16 +75,23 @@ def _score(params, static, coords, target, loss, predict_fn, metric):
 
 
 def _save(checkpoint: Path, params, opt_state, traj: Trajectory) -> None:
+    """One file, one rename: the weights, optimiser state and trajectory land together or not at all."""
+    import io
+
+    buffer = io.BytesIO()
+    eqx.tree_serialise_leaves(buffer, (params, opt_state))
     tmp = checkpoint.with_name(checkpoint.name + ".tmp")
-    eqx.tree_serialise_leaves(tmp, (params, opt_state))
-    np.savez(tmp.with_suffix(".npz"), steps=traj.steps, metric=traj.metric, loss=traj.loss)
-    os.replace(tmp.with_suffix(".npz"), checkpoint.with_suffix(".npz"))
+    with open(tmp, "wb") as file:
+        np.savez(file, state=np.frombuffer(buffer.getvalue(), np.uint8), steps=traj.steps, metric=traj.metric,
+                 loss=traj.loss)
     os.replace(tmp, checkpoint)
 
 
 def _load(checkpoint: Path, params, opt_state):
-    params, opt_state = eqx.tree_deserialise_leaves(checkpoint, (params, opt_state))
-    with np.load(checkpoint.with_suffix(".npz")) as z:
+    import io
+
+    with np.load(checkpoint) as z:
+        params, opt_state = eqx.tree_deserialise_leaves(io.BytesIO(z["state"].tobytes()), (params, opt_state))
         traj = Trajectory(z["steps"], z["metric"], z["loss"])
     return params, opt_state, traj
 

@@ -88,3 +88,53 @@ def siren_apply(params: Params, coords: Float[Array, " n_in"], *, omega0: float 
         h = jnp.sin(omega0 * (W @ h + b))
     W, b = params[-1]
     return W @ h + b
+
+
+def siren_batch_value_and_grad(
+    params: Params, coords: Float[Array, "P n_in"], targets: Float[Array, "B P n_out"], *, omega0: float = 30.0
+) -> tuple[Float[Array, " B"], Params]:
+    """Mean squared error of B SIRENs (params with a leading axis B) on shared ``coords``,
+    and its gradient, by hand.
+
+    Each layer is one batched matmul ``[B, P, n_in] @ [B, n_in, n_out]`` (the first layer,
+    with two or three inputs, is a fused multiply-add instead), sine and cosine come from one
+    polynomial range reduction (``models.inr._trig``) and the backward pass reuses the
+    forward's cosines. This is the zoo's fast path; ``jax.grad`` of :func:`siren_apply`
+    is its reference (equal to float32 rounding, see ``tests/test_zoo_fast.py``).
+    """
+    from models.inr._trig import sincos
+
+    def dense(h, W, b):
+        if h.ndim == 2 and h.shape[-1] <= 4:  # few shared inputs: broadcast FMAs beat a K=2 matmul
+            z = b[:, None, :]
+            for i in range(h.shape[-1]):
+                z = z + h[None, :, i : i + 1] * W[:, None, :, i]
+            return z
+        if h.ndim == 2:
+            return jnp.einsum("pi,boi->bpo", h, W) + b[:, None, :]
+        return jnp.einsum("bpi,boi->bpo", h, W) + b[:, None, :]
+
+    hs, cosines = [coords], []
+    for W, b in params[:-1]:
+        s, c = sincos(omega0 * dense(hs[-1], W, b))
+        hs.append(s)
+        cosines.append(c)
+    W, b = params[-1]
+    error = dense(hs[-1], W, b) - targets
+    n = targets.shape[1] * targets.shape[2]
+    loss = jnp.sum(error * error, axis=(1, 2)) / n
+    delta = error * (2.0 / n)  # dL/d(output)
+    grads = []
+    for layer in range(len(params) - 1, -1, -1):
+        W, _ = params[layer]
+        h = hs[layer]
+        if h.ndim == 2 and h.shape[-1] <= 4:
+            gW = jnp.stack([jnp.sum(delta * h[None, :, i : i + 1], axis=1) for i in range(h.shape[-1])], axis=-1)
+        elif h.ndim == 2:
+            gW = jnp.einsum("bpo,pi->boi", delta, h)
+        else:
+            gW = jnp.einsum("bpo,bpi->boi", delta, h)
+        grads.append((gW, jnp.sum(delta, axis=1)))
+        if layer > 0:
+            delta = jnp.einsum("bpo,boi->bpi", delta, W) * (omega0 * cosines[layer - 1])
+    return loss, tuple(reversed(grads))

@@ -274,7 +274,7 @@ def build_cnn_zoo(
     }
     writer = ShardWriter(
         out, kind="cnn", generator=cnn_generator(config, source, n_classes), layout=layout, n=config.n,
-        shard_size=config.shard_size,
+        shard_size=min(config.shard_size, config.n),  # never train more networks than the zoo holds
     )
     hyper = draw_hyperparameters(config)
     network_split = split_of_images(config.n, (0.8 * 0.5, 0.2 * 0.5, 0.5), config.split_seed)
@@ -286,7 +286,7 @@ def build_cnn_zoo(
               disable=not progress) as bar:
         for index in todo:
             rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
-            pad = np.arange(config.shard_size) % len(rows) if len(rows) < config.shard_size else slice(None)
+            pad = np.arange(writer.shard_size) % len(rows) if len(rows) < writer.shard_size else slice(None)
             seeds = network_seeds(config.seed, rows)
             shard_hyper = {name: value[rows] for name, value in hyper.items()}
             marks = checkpoint_steps(shard_hyper["steps"], k)

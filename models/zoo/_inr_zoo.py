@@ -88,25 +88,77 @@ def network_seeds(seed: int, indices) -> np.ndarray:
     return np.array([np.random.SeedSequence([seed, int(i)]).generate_state(1)[0] for i in indices], np.uint32)
 
 
+def _adam(lr: float, steps: int, schedule: str):
+    """Adam whose learning rate is computed in float32 whatever jax's default float is, so a
+    fit is the same under ``jax_enable_x64`` (the tests) as without it (every user)."""
+    import jax.numpy as jnp
+    import optax
+
+    def rate(count):
+        if schedule == "constant":
+            return jnp.float32(lr)
+        t = jnp.minimum(count, steps).astype(jnp.float32) / jnp.float32(steps)
+        return jnp.float32(lr) * jnp.float32(0.5) * (jnp.float32(1.0) + jnp.cos(jnp.float32(np.pi) * t))
+
+    return optax.adam(rate)
+
+
+def _targets(images):
+    _, height, width, channels = images.shape
+    return pixel_grid(height, width), images.reshape(images.shape[0], height * width, channels) * 2.0 - 1.0
+
+
+def _to_psnr(mse):
+    import jax.numpy as jnp
+
+    return 10.0 * jnp.log10(jnp.float32(4.0) / mse)  # MSE on [-1, 1] is 4x the MSE on [0, 1]
+
+
 @eqx.filter_jit
 def fit_sirens(seeds, images, *, sizes, omega0, steps, lr, schedule):
-    """Fit one SIREN per image, all at once.
+    """Fit one SIREN per image, all at once (the fast path).
 
     ``seeds`` ``[B]`` uint32, ``images`` ``[B, H, W, C]`` float32 in [0, 1]. Returns the
     fitted params (leading axis B), and the PSNR (dB, [0, 1] convention) before and after.
+
+    The B fits run as one: every step is a few ``[B, P, 32] @ [B, 32, 32]`` matmuls and a
+    hand-written backward pass (``siren_batch_value_and_grad``) in float32, inside one
+    ``lax.scan`` with no host round-trip. Same initialisation and optimiser as
+    :func:`fit_sirens_reference`, which it matches to float32 rounding.
     """
     import jax
     import jax.numpy as jnp
     import optax
 
-    _, height, width, channels = images.shape
-    coords = pixel_grid(height, width)
-    targets = images.reshape(images.shape[0], height * width, channels) * 2.0 - 1.0
-    if schedule == "cosine":
-        rate = optax.cosine_decay_schedule(lr, steps)
-    else:
-        rate = lr
-    optimiser = optax.adam(rate)
+    from models.inr._siren import siren_batch_value_and_grad
+
+    coords, targets = _targets(images.astype(jnp.float32))
+    optimiser = _adam(lr, steps, schedule)
+    params = jax.vmap(lambda s: siren_init(jax.random.key(s), sizes, omega0=omega0, dtype=jnp.float32))(seeds)
+    value_and_grad = lambda p: siren_batch_value_and_grad(p, coords, targets, omega0=omega0)
+
+    def step(carry, _):
+        params, state = carry
+        _, grads = value_and_grad(params)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes python floats and int32 step counts
+            updates, state = optimiser.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), None
+
+    start = value_and_grad(params)[0]
+    (params, _), _ = jax.lax.scan(step, (params, optimiser.init(params)), length=steps)
+    return params, _to_psnr(start), _to_psnr(value_and_grad(params)[0])
+
+
+@eqx.filter_jit
+def fit_sirens_reference(seeds, images, *, sizes, omega0, steps, lr, schedule):
+    """:func:`fit_sirens` written plainly: ``jax.grad`` of :func:`siren_apply` vmapped over
+    pixels and then over fits, with ``jnp.sin``. Slow on CPU; kept to check the fast path."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    coords, targets = _targets(images.astype(jnp.float32))
+    optimiser = _adam(lr, steps, schedule)
 
     def mse(params, target):
         out = jax.vmap(lambda c: siren_apply(params, c, omega0=omega0))(coords)
@@ -114,21 +166,18 @@ def fit_sirens(seeds, images, *, sizes, omega0, steps, lr, schedule):
 
     def fit_one(seed, target):
         params = siren_init(jax.random.key(seed), sizes, omega0=omega0, dtype=jnp.float32)
-        start = mse(params, target)
 
         def step(carry, _):
             params, state = carry
-            grads = jax.grad(mse)(params, target)
-            with jax.numpy_dtype_promotion("standard"):  # optax mixes python floats and int32 step counts
-                updates, state = optimiser.update(grads, state, params)
+            with jax.numpy_dtype_promotion("standard"):
+                updates, state = optimiser.update(jax.grad(mse)(params, target), state, params)
             return (optax.apply_updates(params, updates), state), None
 
-        (params, _), _ = jax.lax.scan(step, (params, optimiser.init(params)), length=steps)
-        return params, start, mse(params, target)
+        (fitted, _), _ = jax.lax.scan(step, (params, optimiser.init(params)), length=steps)
+        return fitted, mse(params, target), mse(fitted, target)
 
     params, start, end = jax.vmap(fit_one)(seeds, targets)
-    to_psnr = lambda m: 10.0 * jnp.log10(4.0 / m)  # MSE on [-1, 1] is 4x the MSE on [0, 1]
-    return params, to_psnr(start), to_psnr(end)
+    return params, _to_psnr(start), _to_psnr(end)
 
 
 def _sizes(config: InrZooConfig, source: ImageSource) -> tuple[int, ...]:
@@ -177,9 +226,8 @@ def build_inr_zoo(
         "psnr_init": layout_entry((), np.float32),
         "psnr": layout_entry((), np.float32),
     }
-    writer = ShardWriter(
-        out, kind="inr", generator=inr_generator(config, source), layout=layout, n=n, shard_size=config.shard_size
-    )
+    shard_size = min(config.shard_size, n)  # never fit more networks than the zoo holds
+    writer = ShardWriter(out, kind="inr", generator=inr_generator(config, source), layout=layout, n=n, shard_size=shard_size)
     image_split = split_of_images(n_images, config.split, config.split_seed)
     todo = writer.pending()
     with tqdm(total=n, initial=n - sum(len(writer.rows(i)) for i in todo), unit="INR", disable=not progress) as bar:
@@ -189,7 +237,7 @@ def build_inr_zoo(
             image_index = chosen[position]
             seeds = network_seeds(config.seed, rows)
             # A short last shard is padded to the full shard size: one compilation serves every shard.
-            pad = np.arange(config.shard_size) % len(rows) if len(rows) < config.shard_size else slice(None)
+            pad = np.arange(shard_size) % len(rows) if len(rows) < shard_size else slice(None)
             params, psnr_init, psnr = fit_sirens(
                 seeds[pad], source.images[image_index[pad]], sizes=sizes, omega0=config.omega0,
                 steps=config.steps, lr=config.lr, schedule=config.schedule,
@@ -228,4 +276,6 @@ def reconstruct(zoo: Zoo, index, height: int, width: int):
     return np.asarray(jnp.clip((out + 1.0) / 2.0, 0.0, 1.0)).reshape(len(index), height, width, -1)
 
 
-__all__ = ["SCHEDULES", "SPLITS", "InrZooConfig", "build_inr_zoo", "fit_sirens", "pixel_grid", "reconstruct"]
+__all__ = [
+    "SCHEDULES", "SPLITS", "InrZooConfig", "build_inr_zoo", "fit_sirens", "fit_sirens_reference", "pixel_grid", "reconstruct",
+]
