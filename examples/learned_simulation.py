@@ -106,6 +106,28 @@ def train_and_score(space, depth, width, *, n_train, n_test, n_probes, steps, ba
     return _r2(pred, test_t)
 
 
+def settings_key(**settings) -> str:
+    """The part of a run's identity besides (activation, depth, width): every setting that changes
+    its R². Results are stored under this key, so a run with other settings never reuses them."""
+    parts = []
+    for name in sorted(settings):
+        value = settings[name]
+        value = "-".join(map(str, value)) if isinstance(value, (tuple, list)) else repr(value)
+        parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
+def _load(path: pathlib.Path) -> dict:
+    """{settings key: {run name: R²}}. A table of the older format (run names only, no settings)
+    is kept under its own key and never resumed from."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    if data and all(isinstance(v, (int, float)) for v in data.values()):
+        return {"settings unknown (older file)": data}
+    return data
+
+
 def _grid(depths, widths, depth_at, width_at) -> list[tuple[int, int]]:
     """(depth, width) runs: every depth at ``width_at`` and every width at ``depth_at``."""
     runs = [(d, width_at) for d in depths] + [(depth_at, w) for w in widths]
@@ -131,8 +153,9 @@ def main(
     progress: bool = True,
 ) -> dict:
     """Train one GMN per (activation, depth, width) on the grid of ``_grid``; plot R² against depth and
-    against width, one curve per activation, into ``out``; keep the R² table in ``out`` with suffix
-    ``.json`` (a re-run resumes from it). Returns the table."""
+    against width, one curve per activation, into ``out``; keep the R² tables in ``out`` with suffix
+    ``.json``, keyed by every setting that changes a result (``settings_key``): a re-run with the
+    same settings resumes, one with other settings trains anew. Returns this run's table."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -144,7 +167,10 @@ def main(
     out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     results_path = out.with_suffix(".json")
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}  # resume
+    key = settings_key(sizes=sizes, n_train=n_train, n_test=n_test, n_probes=n_probes, steps=steps, batch=batch,
+                       lr=lr, seed=seed)
+    stored = _load(results_path)
+    results = stored.setdefault(key, {})  # resume only runs made with exactly these settings
     grid = _grid(depths, widths, depth_at, width_at)
     jobs = [(a, d, w) for a in activations for d, w in grid]
     for act, depth, width in tqdm(jobs, desc="learned simulation", disable=not progress):
@@ -154,7 +180,8 @@ def main(
         space = symm.WeightSpace.mlp(tuple(sizes), act)
         results[name] = train_and_score(space, depth, width, n_train=n_train, n_test=n_test, n_probes=n_probes,
                                         steps=steps, batch=batch, lr=lr, seed=seed)
-        results_path.write_text(json.dumps(results, indent=2))
+        results_path.write_text(json.dumps(stored, indent=2))
+    results = {f"{a}/depth={d}/width={w}": results[f"{a}/depth={d}/width={w}"] for a, d, w in jobs}
     arch = "-".join(map(str, sizes))
     fig, (ax_d, ax_w) = plt.subplots(1, 2, figsize=(9, 3.4))
     for act in activations:
@@ -169,7 +196,8 @@ def main(
     for ax in (ax_d, ax_w):
         ax.axhline(1.0, color="gray", lw=0.5)
         ax.legend(title=f"{arch} networks")
-    fig.suptitle(f"Learned simulation: a trained ScaleGMN predicts every neuron's activation ({steps} steps)")
+    fig.suptitle(f"Learned simulation: a trained ScaleGMN predicts every neuron's activation "
+                 f"({steps} steps, {n_train} training networks)")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -186,6 +214,7 @@ if __name__ == "__main__":
     parser.add_argument("--tiny", action="store_true", help="a few seconds: tiny data, 2 depths, 1 width")
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--train", type=int, default=1000, help="training networks per run")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data and of every GMN")
     parser.add_argument("--depths", default="1,2,3")
     parser.add_argument("--widths", default="4,8,16,32")
     parser.add_argument("--out", default="learned_simulation/r2.png", help="figure path (the R² table goes beside "
@@ -193,7 +222,9 @@ if __name__ == "__main__":
     a = parser.parse_args()
     ints = lambda t: tuple(int(v) for v in t.split(","))  # noqa: E731
     if a.tiny:
-        res = main(depths=(1, 2), widths=(8,), width_at=8, n_train=32, n_test=16, steps=5, out=a.out)
+        res = main(depths=(1, 2), widths=(8,), width_at=8, n_train=32, n_test=16, steps=5, seed=a.seed,
+                   out=a.out)
     else:
-        res = main(depths=ints(a.depths), widths=ints(a.widths), steps=a.steps, n_train=a.train, out=a.out)
+        res = main(depths=ints(a.depths), widths=ints(a.widths), steps=a.steps, n_train=a.train, seed=a.seed,
+                   out=a.out)
     print(table(res))

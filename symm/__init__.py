@@ -8,6 +8,13 @@ from symm._derive import ActivationSymmetry, derive
 from symm._group_element import GroupElement
 from symm._weight_space import NeuronFeatures, WeightSpace
 from symm._report import VerificationReport
+from symm._canonicalise import (
+    SYMMETRIES,
+    CanonicaliseError,
+    canonical_element,
+    canonicalise,
+    canonicalise_batch,
+)
 from symm._verify import (
     Fixed,
     assert_equivariant,

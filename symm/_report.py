@@ -17,6 +17,9 @@ class VerificationReport:
     (see the checking function's docstring for its exact definition); ``passed`` compares
     ``max_rel_error`` with ``tolerance``. ``worst_element`` is the element that produced
     the largest error (index ``worst_index`` in the batch), so a failure can be replayed.
+    ``reason`` is set when the check fails for a reason other than its error (for example a
+    function that does not depend on its weights; ``weight_sensitivity`` is then how far
+    its output moved on probe networks), and ``passed`` is then False.
     """
 
     check: str
@@ -32,10 +35,12 @@ class VerificationReport:
     worst_part: str | None = None
     worst_input_index: int | None = None
     worst_input: Any = None
+    weight_sensitivity: float | None = None
+    reason: str | None = None
 
     @property
     def passed(self) -> bool:
-        return bool(self.max_rel_error <= self.tolerance)
+        return self.reason is None and bool(self.max_rel_error <= self.tolerance)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -53,6 +58,10 @@ class VerificationReport:
             f"  mean relative error {self.mean_rel_error:.3e}",
             f"  max absolute error  {self.max_abs_error:.3e}",
         ]
+        if self.reason is not None:
+            lines.insert(1, f"  reason: {self.reason}")
+        if self.weight_sensitivity is not None:
+            lines.append(f"  output change on probe networks {self.weight_sensitivity:.3e}  (must exceed the tolerance)")
         where = f"  worst element #{self.worst_index}"
         if self.worst_part is not None:
             where += f", in {self.worst_part}"

@@ -14,6 +14,12 @@ is measured separately for every output leaf (every layer of an equivariant outp
 and an element's error is the maximum over leaves, so a large-scale layer cannot hide
 an error in a small one. ``floor`` only prevents 0/0 (defaults: 1e-12 in float64, 1e-6
 in float32).
+
+A check of ``f`` is vacuous when ``f`` ignores its weights: a constant, or a harness that
+closes over the untransformed params, is "invariant" with error 0. So ``check_equivariance``
+also evaluates ``f`` on probe networks (two independent networks with each leaf's scale, and
+one perturbation of the given network by a tenth of that scale) and fails, with a reason,
+when no probe moves the output by more than the tolerance.
 """
 
 from __future__ import annotations
@@ -263,6 +269,50 @@ def _check_undeclared(space: WeightSpace, others: Sequence[Any]) -> None:
                 )
 
 
+# Probes of weight dependence: (relative size, independent?). Independent probes are fresh
+# zero-mean draws with each leaf's root-mean-square, so they leave any neighbourhood of the given
+# network (a function that is legitimately constant near it still moves); the perturbation stays near.
+_PROBES = ((1.0, True), (1.0, True), (0.1, False))
+
+
+def _probe_networks(p, key):
+    """A batch (leading axis) of networks that are not in the orbit of ``p``, one per probe."""
+    leaves, treedef = jax.tree_util.tree_flatten(p)
+    total = sum(float(np.prod(leaf.shape)) for leaf in leaves)
+    overall = jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in leaves) / max(total, 1.0))
+    overall = jnp.where(overall > 0, overall, 1.0)
+    probes = []
+    for j, (size, independent) in enumerate(_PROBES):
+        keys = jax.random.split(jax.random.fold_in(key, j), len(leaves))
+        out = []
+        for k, leaf in zip(keys, leaves):
+            rms = jnp.sqrt(jnp.mean(jnp.square(leaf))) if leaf.size else overall
+            scale = jnp.where(rms > 0, rms, overall)
+            noise = size * scale * jax.random.normal(k, leaf.shape, leaf.dtype)
+            out.append(noise if independent else leaf + noise)
+        probes.append(out)
+    stacked = [jnp.stack([probe[i] for probe in probes]) for i in range(len(leaves))]
+    return jax.tree_util.tree_unflatten(treedef, stacked)
+
+
+@eqx.filter_jit
+def _dependence(f, weights, others, key, floor):
+    """For each weight argument: the largest output change over its probes (other arguments fixed)."""
+    reference = f(*weights, *others)
+    changes = []
+    for i, p in enumerate(weights):
+
+        def one(q, i=i):
+            probe = list(weights)
+            probe[i] = q
+            rel, _ = _leaf_errors(f(*probe, *others), reference, floor)
+            return jnp.max(rel)
+
+        change = jax.vmap(one)(_probe_networks(p, jax.random.fold_in(key, i)))
+        changes.append(jnp.max(jnp.where(jnp.isnan(change), jnp.inf, change)))
+    return jnp.stack(changes)
+
+
 def _unwrap_fixed(x):
     return jax.tree_util.tree_map(
         lambda leaf: leaf.value if isinstance(leaf, Fixed) else leaf, x, is_leaf=lambda y: isinstance(y, Fixed)
@@ -299,6 +349,11 @@ def check_equivariance(
     ``space.act_neurons`` for ``symm.NeuronFeatures`` and ``space.act_linear`` for
     params-shaped outputs (ΔW, Δb). Errors are the scale-adjusted relative errors of the
     module docstring; default tolerance 1e-9 in float64, 1e-4 in float32.
+
+    The check also FAILS, whatever the errors, when ``f`` does not depend on one of its
+    weight arguments: its output stays within the tolerance on independent and perturbed
+    networks (``report.reason`` says which argument). That is the signature of a constant
+    or of a harness that closes over the untransformed params.
     """
     if mode not in ("invariant", "equivariant"):
         raise ValueError(f"mode must be 'invariant' or 'equivariant', got {mode!r}")
@@ -331,6 +386,17 @@ def check_equivariance(
     reference = eqx.filter_eval_shape(f, *weights, *others)
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(reference)[0]]
     worst_leaf = int(np.argmax(rel[worst]))
+    probe_key = jax.random.key(0) if key is None else jax.random.fold_in(key, 0x5EED)
+    changes = np.asarray(_dependence(f, tuple(weights), others, probe_key, floor))
+    reason = None
+    ignored = [i for i, c in enumerate(changes) if not c > tol]
+    if ignored:
+        labels = ", ".join("params" if not isinstance(params, list) else f"params[{i}]" for i in ignored)
+        reason = (
+            f"f does not depend on {labels}: its output moves by at most {changes[ignored].max():.1e} (relative) "
+            "when those weights are replaced by independent or perturbed networks, so the check is vacuous. "
+            "Does f ignore its argument or close over the untransformed params?"
+        )
     return VerificationReport(
         check=mode,
         space=str(space),
@@ -343,6 +409,8 @@ def check_equivariance(
         worst_index=worst,
         worst_element=_element(gs, worst),
         worst_part=f"output {paths[worst_leaf] or '(whole)'}" if paths else None,
+        weight_sensitivity=float(changes.min()),
+        reason=reason,
     )
 
 

@@ -23,8 +23,9 @@ def hidden_row_abs_sum(params):
 
 def test_invariant_function_passes(key):
     params = SPACE.init(key)
-    report = symm.assert_equivariant(network_outputs, SPACE, jax.random.fold_in(key, 1), params=params, n=16)
+    report = symm.check_equivariance(network_outputs, SPACE, jax.random.fold_in(key, 1), params=params, n=16)
     assert report.passed and report.max_rel_error <= 1e-9 and report.n_elements == 16
+    assert report.weight_sensitivity > 1e-2 and report.reason is None
 
 
 def test_permutation_only_function_is_reported_not_scale_invariant(key):
@@ -154,3 +155,62 @@ def test_float32_uses_float32_tolerances(key):
         lambda p: hidden_row_abs_sum(p), SPACE, key, params=params32, n=8
     )
     assert bad.tolerance == 1e-4 and not bad.passed
+
+
+# ---- functions that ignore their weights are not "invariant" ----------------------------------
+def test_constant_function_fails_with_a_reason(key):
+    params = SPACE.init(key)
+    report = symm.check_equivariance(lambda q: jnp.ones(3), SPACE, key, params=params, n=8)
+    assert report.max_rel_error == 0.0  # the group error alone would pass...
+    assert not report.passed and report.weight_sensitivity == 0.0  # ...but the check is vacuous
+    assert "does not depend on params" in report.reason and "FAILED" in str(report)
+    with pytest.raises(AssertionError, match="close over the untransformed params"):
+        symm.assert_equivariant(lambda q: jnp.ones(3), SPACE, key, params=params, n=8)
+
+
+def test_closure_over_the_untransformed_params_fails(key):
+    params = SPACE.init(key)
+    report = symm.check_equivariance(lambda q: network_outputs(params), SPACE, key, params=params, n=8)
+    assert not report.passed and report.max_rel_error == 0.0 and "does not depend" in report.reason
+    # equivariant mode: returning the captured params unchanged is the same bug
+    same = symm.check_equivariance(lambda q: params, SPACE, key, params=params, mode="equivariant", n=8)
+    assert not same.passed and "does not depend" in same.reason
+
+
+def test_ignoring_one_of_several_networks_names_it(key):
+    p1, p2 = SPACE.init(key), SPACE.init(jax.random.fold_in(key, 1))
+    report = symm.check_equivariance(lambda a, b: network_outputs(a), SPACE, key, params=[p1, p2], n=4)
+    assert not report.passed and "params[1]" in report.reason and "params[0]" not in report.reason
+
+
+def test_invariant_function_constant_near_the_network_still_passes(key):
+    """The outputs (less the output bias) of a network whose hidden ReLUs are all dead on the
+    inputs: exactly 0 and unchanged by small perturbations, yet a genuine invariant. The
+    independent probes leave that dead region, so the dependence is found."""
+    space = symm.WeightSpace.mlp((2, 5, 1), "relu")
+    (w1, b1), (w2, b2) = space.init(key)
+    dead = ((w1, jnp.full_like(b1, -10.0)), (w2, b2))
+
+    def outputs_less_bias(p):
+        return network_outputs_of(space, p) - p[-1][1]
+
+    assert float(jnp.max(jnp.abs(outputs_less_bias(dead)))) == 0.0
+    report = symm.check_equivariance(outputs_less_bias, space, key, params=dead, n=8)
+    assert report.passed, str(report)
+    assert report.reason is None and report.weight_sensitivity > 1e-3
+
+
+def network_outputs_of(space, params):
+    return jax.vmap(space.apply, in_axes=(None, 0))(params, XS)
+
+
+def test_invariant_features_only_pass_and_the_report_round_trips(key):
+    """A function of invariant features only (the network's outputs' norm) passes, and its
+    dependence figure survives JSON."""
+    params = SPACE.init(key)
+    report = symm.check_equivariance(lambda p: jnp.linalg.norm(network_outputs(p)), SPACE, key, params=params, n=8)
+    assert report.passed and report.reason is None and report.weight_sensitivity > 1e-3
+    again = symm.VerificationReport.from_json(report.to_json())
+    assert again == report and again.weight_sensitivity == report.weight_sensitivity
+    bad = symm.check_equivariance(lambda p: jnp.ones(()), SPACE, key, params=params, n=4)
+    assert symm.VerificationReport.from_json(bad.to_json()).reason == bad.reason

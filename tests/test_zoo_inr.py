@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from models.inr import siren_apply, siren_init
+from models.zoo._sources import select_images
 from models.zoo import InrZooConfig, Zoo, ZooFormatError, build_inr_zoo, load_source, load_zoo, pixel_grid, reconstruct
 
 # Shared with tests/test_zoo_resume.py so both reuse one compilation.
@@ -61,7 +62,9 @@ def test_inr_of_another_image_reconstructs_worse(zoo, digits):
 
 
 def test_records_follow_the_source(zoo, digits):
-    np.testing.assert_array_equal(zoo["source_index"], np.repeat(np.arange(12), 2))
+    chosen = select_images(digits, CONFIG.limit, CONFIG.split_seed)[0]  # the stratified subset of 12 images
+    np.testing.assert_array_equal(zoo["source_index"], np.repeat(chosen, 2))
+    assert zoo.generator["images"]["n"] == 12
     np.testing.assert_array_equal(zoo["copy"], np.tile([0, 1], 12))
     np.testing.assert_array_equal(zoo["label"], digits.labels[zoo["source_index"]])
     # Augmented refits start from different seeds and land on different weights.
@@ -69,11 +72,11 @@ def test_records_follow_the_source(zoo, digits):
     assert not np.array_equal(zoo.arrays["W0"][0], zoo.arrays["W0"][1])
 
 
-def test_splits_are_disjoint_cover_all_and_keep_refits_together(zoo):
+def test_splits_are_disjoint_cover_all_and_keep_refits_together(zoo, digits):
     sources = {name: set(zoo.split(name)["source_index"].tolist()) for name in ("train", "val", "test")}
     assert sources["train"].isdisjoint(sources["val"]) and sources["train"].isdisjoint(sources["test"])
     assert sources["val"].isdisjoint(sources["test"])
-    assert set().union(*sources.values()) == set(range(12))
+    assert set().union(*sources.values()) == set(select_images(digits, 12, CONFIG.split_seed)[0].tolist())
     assert [len(sources[s]) for s in ("train", "val", "test")] == [6, 3, 3]
     assert sum(len(zoo.split(s)) for s in ("train", "val", "test")) == len(zoo)
     with pytest.raises(ValueError, match="split must be one of"):

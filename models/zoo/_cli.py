@@ -147,7 +147,14 @@ def _run_show(args) -> int:
         zoo = load_zoo(args.dir)
         arch = zoo.generator["architecture"]
         print(f"{zoo.kind} zoo in {args.dir}: {len(zoo)} networks, {arch}")
-        print(f"source: {zoo.generator['source']['name']} ({zoo.generator['source']['n']} images)")
+        source = zoo.generator["source"]
+        images = zoo.generator.get("images")
+        if images is not None:
+            print(f"images: {images['n']} of {source['name']}'s {images['of']} ({images['method']}, seed {images['seed']})")
+        elif "source_index" in zoo.arrays:  # a zoo written before the selection was recorded
+            print(f"images: {len(np.unique(zoo['source_index']))} of {source['name']}'s {source['n']}")
+        else:
+            print(f"source: {source['name']} ({source['n']} images)")
         print("splits: " + ", ".join(f"{s} {int(np.sum(zoo['split'] == i))}" for i, s in enumerate(("train", "val", "test"))))
         for name in ("psnr", "test_accuracy"):
             if name in zoo.arrays:

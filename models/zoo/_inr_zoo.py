@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from models.inr import siren_apply, siren_init
-from models.zoo._sources import ImageSource
+from models.zoo._sources import ImageSource, select_images
 from models.zoo._storage import SPLITS, ShardWriter, Zoo, flatten_params, layout_entry, load_zoo, param_layout
 
 SCHEDULES = ("constant", "cosine")
@@ -27,7 +27,8 @@ class InrZooConfig:
     """How each INR is fitted; every field is recorded in the manifest.
 
     ``augment`` fits each image that many times from different seeds (the "augmented"
-    variant); ``limit`` keeps only the first images of the source. ``split`` gives the
+    variant); ``limit`` keeps a stratified subset of that many images (``select_images``,
+    seeded by ``split_seed``; recorded in the manifest as ``images``). ``split`` gives the
     train/val/test fractions of *images* (all refits of an image share its split),
     drawn with ``split_seed`` so that changing ``seed`` keeps the splits.
     """
@@ -139,6 +140,7 @@ def inr_generator(config: InrZooConfig, source: ImageSource) -> dict:
     return {
         "config": dataclasses.asdict(config),
         "source": source.describe(),
+        "images": select_images(source, config.limit, config.split_seed)[1],
         # The activation is stored as its registry spec, σ(x) = sin(ω0 x), e.g. "sin(30)".
         "architecture": {
             "type": "mlp", "sizes": list(sizes), "activations": [f"sin({config.omega0:g})"], "omega0": config.omega0,
@@ -159,7 +161,8 @@ def build_inr_zoo(
 
     if source.shape[2] not in (1, 3, 4):
         raise ValueError(f"source images must have 1, 3 or 4 channels, got {source.shape[2]}")
-    n_images = len(source) if config.limit is None else min(config.limit, len(source))
+    chosen = select_images(source, config.limit, config.split_seed)[0]
+    n_images = len(chosen)
     sizes = _sizes(config, source)
     n = n_images * config.augment
     shapes = [((o, i), (o,)) for i, o in zip(sizes[:-1], sizes[1:])]
@@ -182,7 +185,8 @@ def build_inr_zoo(
     with tqdm(total=n, initial=n - sum(len(writer.rows(i)) for i in todo), unit="INR", disable=not progress) as bar:
         for index in todo:
             rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
-            image_index = rows // config.augment
+            position = rows // config.augment
+            image_index = chosen[position]
             seeds = network_seeds(config.seed, rows)
             # A short last shard is padded to the full shard size: one compilation serves every shard.
             pad = np.arange(config.shard_size) % len(rows) if len(rows) < config.shard_size else slice(None)
@@ -199,7 +203,7 @@ def build_inr_zoo(
                     "source_index": image_index.astype(np.int64),
                     "copy": (rows % config.augment).astype(np.int64),
                     "seed": seeds,
-                    "split": image_split[image_index],
+                    "split": image_split[position],
                     "activation": np.zeros(len(rows), np.int8),
                     "psnr_init": np.asarray(psnr_init, np.float32),
                     "psnr": np.asarray(psnr, np.float32),

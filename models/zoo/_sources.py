@@ -58,6 +58,38 @@ class ImageSource:
         return {"name": self.name, "n": len(self), "shape": list(self.shape), "sha256": self.fingerprint()}
 
 
+def select_images(source: ImageSource, limit: int | None, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """Which images a zoo limited to ``limit`` uses, and the manifest's record of that choice.
+
+    A source is often sorted by label (MNIST-5k is), so its first images would all be one
+    class. The subset is stratified: a seeded permutation within each label (unlabelled
+    images form one group), then the groups are taken round-robin, so class counts differ
+    by at most one. Returns sorted source indices and
+    ``{"n", "of", "method", "seed", "sha256"}`` (the digest of the indices).
+    """
+    n_source = len(source)
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if limit is None or limit >= n_source:
+        chosen, method = np.arange(n_source), "all"
+    else:
+        rng = np.random.default_rng(seed)
+        groups = [rng.permutation(np.flatnonzero(source.labels == label)) for label in np.unique(source.labels)]
+        rank = np.empty(n_source, np.int64)  # position of each image within its group's permutation
+        group_of = np.empty(n_source, np.int64)
+        for g, members in enumerate(groups):
+            rank[members] = np.arange(len(members))
+            group_of[members] = g
+        order = np.lexsort((group_of, rank))  # round-robin: first of every group, then second, ...
+        chosen, method = np.sort(order[:limit]), "stratified by label"
+    chosen = chosen.astype(np.int64)
+    record = {
+        "n": int(len(chosen)), "of": n_source, "method": method, "seed": int(seed),
+        "sha256": hashlib.sha256(chosen.tobytes()).hexdigest(),
+    }
+    return chosen, record
+
+
 def _to_unit(array: np.ndarray, where: str) -> np.ndarray:
     """Integer images are read as 0..255 (0..65535 for 16 bit); float images must already lie in [0, 1]."""
     if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:

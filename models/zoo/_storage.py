@@ -4,13 +4,17 @@ A zoo directory holds ``manifest.json`` (format, version, what generated it and 
 shape of every stored array) and ``shard-00000.npz``, ``shard-00001.npz``, ... Each
 shard is written to a temporary file and moved into place with ``os.replace``, so a
 shard either exists whole or not at all; an interrupted run is resumed by computing
-only the missing shards. Because each shard depends only on the generator's parameters
+only the missing shards. The manifest records the SHA-256 of every shard's bytes
+(``checksums``), recorded before the shard is moved into place and checked on every load,
+so a shard altered after it was written (bytes flipped, weights overwritten) is reported. Because each shard depends only on the generator's parameters
 and its own index range, a resumed zoo equals an uninterrupted one bit for bit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import json
 import os
 import zipfile
@@ -59,12 +63,15 @@ def _read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def _read_shard(path: Path, expected: dict, rows: int) -> dict[str, np.ndarray]:
-    """Load one shard and check every array against the manifest's layout."""
+def _read_shard(path: Path, expected: dict, rows: int, checksum: str | None = None) -> dict[str, np.ndarray]:
+    """Load one shard and check its bytes against ``checksum`` and every array against the layout.
+
+    ``checksum=None`` only for zoos written before shards carried checksums."""
     if not path.is_file():
         raise ZooFormatError(f"{path}: shard missing; the zoo is incomplete, run the same command again to resume")
+    raw = path.read_bytes()
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
         raise ZooFormatError(f"{path}: corrupt shard ({error}); delete it and run the same command to rewrite it") from None
@@ -80,6 +87,11 @@ def _read_shard(path: Path, expected: dict, rows: int) -> dict[str, np.ndarray]:
                 f"{path}: array {name!r} is {arrays[name].dtype}{list(arrays[name].shape)}, "
                 f"the manifest expects {spec['dtype']}{list(want)}"
             )
+    if checksum is not None and hashlib.sha256(raw).hexdigest() != checksum:
+        raise ZooFormatError(
+            f"{path}: checksum mismatch, the shard was changed after it was written; delete it and run the same "
+            "command to rewrite it"
+        )
     return arrays
 
 
@@ -111,9 +123,15 @@ class ShardWriter:
         # Round-trip through JSON so that tuples and lists compare equal.
         manifest = json.loads(json.dumps(manifest))
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.checksums: dict[str, str] = {}
+        self._legacy = False
         if (self.directory / MANIFEST).exists():
             existing = _read_manifest(self.directory)
             existing.pop("symm_version", None)
+            recorded = _checksums(existing, self.directory)
+            self._legacy = recorded is None  # written before shards carried checksums: adopt them on resume
+            self.checksums = {} if recorded is None else recorded
+            existing.pop("checksums", None)
             if existing != manifest:
                 differences = _differences(existing, manifest)
                 raise ZooFormatError(
@@ -121,10 +139,11 @@ class ShardWriter:
                     "use a new output directory, or the same settings to resume"
                 )
         else:
-            import symm
+            _check_empty(self.directory)
+        import symm
 
-            payload = json.dumps({**manifest, "symm_version": symm.__version__}, indent=2, sort_keys=True)
-            _atomic_write_bytes(self.directory / MANIFEST, lambda f: f.write(payload.encode()))
+        self._manifest = {**manifest, "symm_version": symm.__version__}
+        self._write_manifest()
         for stale in self.directory.glob("shard-*.npz.tmp"):
             stale.unlink()  # a run killed mid-write leaves only this, never a partial shard
 
@@ -139,14 +158,22 @@ class ShardWriter:
     def path(self, index: int) -> Path:
         return self.directory / _shard_name(index)
 
+    def _write_manifest(self) -> None:
+        payload = json.dumps({**self._manifest, "checksums": self.checksums}, indent=2, sort_keys=True)
+        _atomic_write_bytes(self.directory / MANIFEST, lambda f: f.write(payload.encode()))
+
     def pending(self) -> list[int]:
         """Shards still to compute; existing ones are checked, so a corrupt one is reported, not skipped."""
         todo = []
         for index in range(self.n_shards):
-            if self.path(index).exists():
-                _read_shard(self.path(index), self.layout, len(self.rows(index)))
-            else:
+            if not self.path(index).exists():
                 todo.append(index)
+            elif self._legacy and _shard_name(index) not in self.checksums:
+                _read_shard(self.path(index), self.layout, len(self.rows(index)))
+                self.checksums[_shard_name(index)] = hashlib.sha256(self.path(index).read_bytes()).hexdigest()
+                self._write_manifest()
+            else:
+                _read_shard(self.path(index), self.layout, len(self.rows(index)), self._checksum(index))
         return todo
 
     def write(self, index: int, arrays: dict[str, np.ndarray]) -> None:
@@ -158,7 +185,49 @@ class ShardWriter:
             want = (rows, *spec["shape"])
             if arrays[name].shape != want or str(arrays[name].dtype) != spec["dtype"]:
                 raise ValueError(f"array {name!r} is {arrays[name].dtype}{arrays[name].shape}, expected {spec}")
-        _atomic_write_bytes(self.path(index), lambda f: np.savez(f, **arrays))
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        raw = buffer.getvalue()
+        # The checksum is recorded first: a run killed in between leaves the shard missing (recomputed
+        # on resume, with a fresh checksum), never a shard without its checksum.
+        self.checksums[_shard_name(index)] = hashlib.sha256(raw).hexdigest()
+        self._write_manifest()
+        _atomic_write_bytes(self.path(index), lambda f: f.write(raw))
+
+    def _checksum(self, index: int) -> str | None:
+        return _expected_checksum(self.checksums, self.directory, index)
+
+
+def _checksums(manifest: dict, directory: Path) -> dict[str, str] | None:
+    """The manifest's shard checksums; ``None`` for a zoo written before shards carried them."""
+    checksums = manifest.get("checksums")
+    if checksums is None:
+        return None
+    if not isinstance(checksums, dict):
+        raise ZooFormatError(f"{directory / MANIFEST}: corrupt checksums entry; regenerate the zoo into a new directory")
+    return checksums
+
+
+def _expected_checksum(checksums: dict | None, directory: Path, index: int) -> str | None:
+    if checksums is None:
+        return None  # an older zoo: loadable, unverified
+    name = _shard_name(index)
+    if name not in checksums:
+        raise ZooFormatError(
+            f"{directory / name}: no checksum recorded for this shard in {MANIFEST}, so it was not written by this "
+            "zoo's run; delete it and run the same command to rewrite it"
+        )
+    return checksums[name]
+
+
+def _check_empty(directory: Path) -> None:
+    """A new zoo goes into an empty (or new) directory, never among unrelated files."""
+    others = sorted(p.name for p in directory.iterdir() if p.name != MANIFEST + ".tmp")
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise ZooFormatError(
+            f"{directory}: not empty and not a zoo (it holds {shown}); give --out a new or empty directory"
+        )
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> str:
@@ -300,13 +369,15 @@ def load_zoo(directory: str | Path, *, allow_partial: bool = False) -> Zoo:
     directory = Path(directory)
     manifest = _read_manifest(directory)
     layout = manifest["layout"]
+    checksums = _checksums(manifest, directory)
     parts = []
     for index in range(manifest["n_shards"]):
         path = directory / _shard_name(index)
         rows = min(manifest["n"], (index + 1) * manifest["shard_size"]) - index * manifest["shard_size"]
         if allow_partial and not path.exists():
             continue
-        parts.append(_read_shard(path, layout, rows))
+        checksum = _expected_checksum(checksums, directory, index) if path.exists() else None
+        parts.append(_read_shard(path, layout, rows, checksum))
     if not parts:
         raise ZooFormatError(f"{directory}: no finished shards yet")
     arrays = {name: np.concatenate([p[name] for p in parts]) for name in layout}
