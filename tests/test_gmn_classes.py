@@ -85,8 +85,14 @@ class XForDeltaBackwardTyped(BidirectionalGMNLayer):
 
 
 # ---- one deterministic test per class ---------------------------------------------------------
-@pytest.mark.parametrize("variant", list(VARIANTS))
-@pytest.mark.parametrize("cls", list(CLASSES))
+# the default run checks every class on one model (rotating over the three); -m slow adds the rest
+_CASES = [
+    pytest.param(c, v, marks=() if i % len(VARIANTS) == j else pytest.mark.slow, id=f"{c}-{v}")
+    for i, c in enumerate(CLASSES) for j, v in enumerate(VARIANTS)
+]
+
+
+@pytest.mark.parametrize("cls, variant", _CASES)
 def test_every_group_class_is_exact_float64(cls, variant):
     space = symm.WeightSpace.mlp((2, 3, 3, 1), list(CLASSES[cls]))
     key = jax.random.key(7)
