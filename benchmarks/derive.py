@@ -17,11 +17,13 @@ import time
 import sympy
 
 import symm
-from symm import _activation, _derive
+from symm import _activation, _derive, _derive_translation
 
 
 def _clear_caches() -> None:
     _derive.derive_expression.cache_clear()
+    _derive_translation.derive_translation.cache_clear()
+    _derive_translation.limit_of.cache_clear()
     _activation._activation_of_string.cache_clear()
     sympy.core.cache.clear_cache()
 

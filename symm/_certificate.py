@@ -150,6 +150,7 @@ class Certificate:
     identities: tuple[IdentityStep, ...]
     counterexamples: tuple[Counterexample, ...]
     undecided: tuple[str, ...] = ()
+    translation: object | None = None  # a TranslationCertificate (symm._translation)
 
     def check(self) -> None:
         """Re-run every step from the activation alone; raise CertificateError if one fails.
@@ -170,6 +171,8 @@ class Certificate:
                 raise CertificateError(f"the larger {larger} group is neither refuted nor listed as undecided")
         for counterexample in self.counterexamples:
             counterexample.check(self.activation)
+        if self.translation is not None:
+            self.translation.check()
 
     def __str__(self) -> str:
         lines = [
@@ -187,4 +190,6 @@ class Certificate:
         if self.undecided:
             lines.append("Undecided (the group above may be too small):")
             lines += [f"  - {item}" for item in self.undecided]
+        if self.translation is not None:
+            lines += ["", str(self.translation)]
         return "\n".join(lines)

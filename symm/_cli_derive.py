@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from symm.cli import UserError
 
-_HEADER = ("name", "σ(x)", "group", "φ(a)", "c(a)")
+_HEADER = ("name", "σ(x)", "group", "φ(a)", "c(a)", "t ∈", "β", "γ")
 
 
 def _short(expr) -> str:
@@ -25,11 +25,15 @@ def registry_table(markdown: bool = False, names: list[str] | None = None) -> st
     for name in registry_names() if names is None else names:
         activation = get_activation(name)
         symmetry = derive(activation)
-        rows.append((name, _short(activation.expr), symmetry.group, _short(symmetry.phi), _short(symmetry.offset)))
+        shift = symmetry.translation
+        rows.append(
+            (name, _short(activation.expr), symmetry.group, _short(symmetry.phi), _short(symmetry.offset),
+             shift.group_text, _short(shift.beta), _short(shift.gamma))
+        )
     if markdown:
         lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
-        for name, expr, group, phi, offset in rows:
-            lines.append(f"| {name} | `{expr}` | {group} | `{phi}` | `{offset}` |")
+        for name, expr, group, phi, offset, shifts, beta, gamma in rows:
+            lines.append(f"| {name} | `{expr}` | {group} | `{phi}` | `{offset}` | {shifts} | `{beta}` | `{gamma}` |")
         return "\n".join(lines)
     widths = [max(len(row[i]) for row in [_HEADER, *rows]) for i in range(len(_HEADER))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [_HEADER, *rows]]
@@ -61,6 +65,7 @@ def _run(args) -> int:
         ("group", symmetry.group),
         ("phi(a)", sympy.sstr(symmetry.phi)),
         ("offset c(a)", sympy.sstr(symmetry.offset)),
+        ("translation", str(symmetry.translation).removeprefix("translations ")),
     ):
         print(f"{label + ':':13s}{value}")
     print()

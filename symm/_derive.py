@@ -34,7 +34,9 @@ from symm._certificate import POSITIVE_SCALE, T, Certificate, Counterexample, Id
 from symm._character import TRIVIAL, Character, character_of
 from symm._derive_interval import IntervalUnsupported, enclose, excludes_zero, midpoint
 from symm._derive_pieces import Unproven, breakpoints
+from symm._derive_translation import derive_translation
 from symm._symbols import a, x
+from symm._translation import TranslationSymmetry
 
 Group = Literal["trivial", "sign", "positive", "nonzero"]
 
@@ -50,7 +52,8 @@ _ANCHORS = tuple(sympy.Rational(p) for p in ("1", "-1", "2", "-2", "1/2", "-1/2"
 
 @dataclasses.dataclass(frozen=True)
 class ActivationSymmetry:
-    """The derived symmetry of one activation: σ(a·x) = φ(a)·σ(x) + c(a) for a in ``group``."""
+    """The derived symmetry of one activation: σ(a·x) = φ(a)·σ(x) + c(a) for a in ``group``,
+    and σ(x + t) = β(t)·σ(x) + γ(t) for t in ``translation`` (see ``symm.TranslationSymmetry``)."""
 
     expr: sympy.Expr
     group: Group
@@ -58,6 +61,7 @@ class ActivationSymmetry:
     offset: sympy.Expr
     certificate: Certificate
     character: Character | None
+    translation: TranslationSymmetry | None = None
 
     @property
     def is_linear(self) -> bool:
@@ -78,12 +82,14 @@ class ActivationSymmetry:
         return _jax_of(self.offset)
 
     def __str__(self) -> str:
-        return f"group {self.group}, φ(a) = {sympy.sstr(self.phi)}, c(a) = {sympy.sstr(self.offset)}"
+        text = f"group {self.group}, φ(a) = {sympy.sstr(self.phi)}, c(a) = {sympy.sstr(self.offset)}"
+        return text if self.translation is None else f"{text}; {self.translation}"
 
     def __repr__(self) -> str:
+        translation = "" if self.translation is None else f", translations={self.translation.group_text}"
         return (
             f"ActivationSymmetry(expr={sympy.sstr(self.expr)}, group={self.group!r}, phi={sympy.sstr(self.phi)}, "
-            f"offset={sympy.sstr(self.offset)}, undecided={len(self.undecided)})"
+            f"offset={sympy.sstr(self.offset)}{translation}, undecided={len(self.undecided)})"
         )
 
 
@@ -305,9 +311,13 @@ def derive_expression(sigma: sympy.Expr) -> ActivationSymmetry:
 
 
 def _finish(sigma, group, phi, offset, steps, counterexamples, undecided) -> ActivationSymmetry:
-    certificate = Certificate(sigma, group, phi, offset, tuple(steps), counterexamples, tuple(undecided))
+    translation = derive_translation(sigma)
+    undecided = (*undecided, *translation.undecided)
+    certificate = Certificate(
+        sigma, group, phi, offset, tuple(steps), counterexamples, undecided, translation.certificate
+    )
     character = TRIVIAL if group == "trivial" else character_of(phi, a)
-    return ActivationSymmetry(sigma, group, phi, offset, certificate, character)
+    return ActivationSymmetry(sigma, group, phi, offset, certificate, character, translation)
 
 
 def derive(spec, **params) -> ActivationSymmetry:

@@ -47,8 +47,12 @@ def _negative(u) -> bool:
     return _hi(u) < 0
 
 
-def _walk(expr: sympy.Expr, prec: int):
+def _walk(expr: sympy.Expr, prec: int, at: dict):
     iv = mpmath.iv
+    if expr.is_Symbol:
+        if expr not in at:
+            raise IntervalUnsupported(f"{expr} is not a constant")
+        return at[expr]
     if expr.is_Integer:
         return iv.mpf(int(expr))
     if expr.is_Rational:
@@ -59,7 +63,7 @@ def _walk(expr: sympy.Expr, prec: int):
         return iv.pi
     if expr is sympy.E:
         return iv.e
-    args = [_walk(arg, prec) for arg in expr.args] if not isinstance(expr, sympy.Piecewise) else None
+    args = [_walk(arg, prec, at) for arg in expr.args] if not isinstance(expr, sympy.Piecewise) else None
     if isinstance(expr, sympy.Add):
         total = args[0]
         for term in args[1:]:
@@ -96,30 +100,42 @@ def _walk(expr: sympy.Expr, prec: int):
         if isinstance(expr, kind):
             return fn(args[0])
     if isinstance(expr, (sympy.tanh, sympy.sinh, sympy.cosh)):
-        return _walk(expr.rewrite(sympy.exp), prec)
+        return _walk(expr.rewrite(sympy.exp), prec, at)
     monotone = {sympy.erf: mpmath.erf, sympy.atan: mpmath.atan, sympy.asinh: mpmath.asinh}
     for kind, fn in monotone.items():
         if isinstance(expr, kind):
             return _monotone(fn, args[0], prec)
     if isinstance(expr, sympy.Abs):
         return abs(args[0])
+    if isinstance(expr, (sympy.sign, sympy.Heaviside)):  # constant where the argument keeps one sign
+        if _positive(args[0]) or _negative(args[0]):
+            sign = 1 if _positive(args[0]) else -1
+            return iv.mpf(sign if isinstance(expr, sympy.sign) else max(sign, 0))
+        raise IntervalUnsupported(f"{expr} on an interval where its argument may vanish")
     if isinstance(expr, (sympy.Max, sympy.Min)):
         pick = max if isinstance(expr, sympy.Max) else min
         return iv.mpf([pick(_lo(u) for u in args), pick(_hi(u) for u in args)])
     raise IntervalUnsupported(f"cannot enclose {expr}")
 
 
-def enclose(expr: sympy.Expr, prec: int = PRECISION_BITS):
-    """A ``mpmath.iv.mpf`` interval that provably contains the exact constant ``expr``."""
+def enclose(expr: sympy.Expr, prec: int = PRECISION_BITS, at: dict | None = None):
+    """A ``mpmath.iv.mpf`` interval that provably contains the exact constant ``expr``, or
+    every value of ``expr`` when each free symbol ranges over its interval in ``at``."""
     expr = sympy.sympify(expr)
-    if expr.free_symbols:
+    at = at or {}
+    if expr.free_symbols - set(at):
         raise IntervalUnsupported(f"{expr} is not a constant")
     saved = mpmath.iv.prec
     mpmath.iv.prec = prec
     try:
-        return _walk(expr, prec)
+        return _walk(expr, prec, at)
     finally:
         mpmath.iv.prec = saved
+
+
+def hull(low, high):
+    """The interval from the lower end of ``low`` to the upper end of ``high`` (both intervals)."""
+    return mpmath.iv.mpf([_lo(low), _hi(high)])
 
 
 def excludes_zero(interval) -> bool:

@@ -79,6 +79,7 @@ def test_cli_prints_group_phi_offset_and_proof(capsys):
     assert "\nphi(a):      a\n" in out
     assert "\noffset c(a): 1/2 - a/2\n" in out
     assert "For a = −1" in out and "The positive group is too large" in out
+    assert "\ntranslation: t ∈ {0}: only t = 0\n" in out and "Only t = 0." in out
 
 
 def test_cli_all_lists_every_activation(capsys):
@@ -86,8 +87,10 @@ def test_cli_all_lists_every_activation(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     rows = {line.split()[0]: line.split() for line in lines[2:]}
     assert set(rows) == set(symm.registry_names())
-    assert rows["relu"][-3:] == ["positive", "a", "0"]
-    assert rows["signed_square"][-3:] == ["nonzero", "a*Abs(a)", "0"]
+    assert rows["relu"][-6:] == ["positive", "a", "0", "{0}", "1", "0"]
+    assert rows["signed_square"][-6:] == ["nonzero", "a*Abs(a)", "0", "{0}", "1", "0"]
+    assert rows["sin"][-6:] == ["sign", "a", "0", "pi/30·ℤ", "(-1)**k", "0"]
+    assert rows["identity"][-6:] == ["nonzero", "a", "0", "ℝ", "1", "t"]
 
 
 def test_markdown_table(capsys):
@@ -95,8 +98,9 @@ def test_markdown_table(capsys):
     out = capsys.readouterr().out.strip()
     assert out == registry_table(markdown=True)
     lines = out.splitlines()
-    assert lines[0] == "| name | σ(x) | group | φ(a) | c(a) |"
-    assert "| sigmoid | `1/(1 + exp(-x))` | sign | `a` | `1/2 - a/2` |" in lines
+    assert lines[0] == "| name | σ(x) | group | φ(a) | c(a) | t ∈ | β | γ |"
+    assert "| sigmoid | `1/(1 + exp(-x))` | sign | `a` | `1/2 - a/2` | {0} | `1` | `0` |" in lines
+    assert "| cos | `cos(x)` | sign | `1` | `0` | pi·ℤ | `(-1)**k` | `0` |" in lines
     assert len(lines) == 2 + len(symm.registry_names())
 
 

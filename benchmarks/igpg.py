@@ -1,0 +1,158 @@
+"""IGPG evaluation: generated networks on held-out tasks and architectures, against simple starts.
+
+    .venv/bin/python benchmarks/igpg.py --scale tiny     # minutes: checks the whole pipeline runs
+    .venv/bin/python benchmarks/igpg.py --scale small    # the CPU evaluation (target: about an hour on 2 cores)
+    .venv/bin/python benchmarks/igpg.py --scale paper    # GPU size
+
+Tasks are label permutations of scikit-learn's digits. Zoos (models.zoo, resumable under
+--out) are built once; the three seeds vary the generator's training and sampling. Tables,
+mean ± std over seeds: test accuracy after 0, 1 and 5 epochs of fine-tuning from the
+generated network, a random initialisation, the zoo-mean network and the best zoo network
+of another task, on a held-out task (training architecture) and on a held-out architecture;
+the memorisation check (relative distance to the nearest training network after
+``symm.canonicalise``, with the noisy-copy and ensemble-average baselines); tokeniser
+fidelity (accuracy of reconstructed zoo networks minus the originals'); the ablations; and
+training / generation times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+SCALES = {
+    "tiny": dict(train_tasks=2, networks=3, zoo_steps=20, tok_steps=60, prior_steps=30, samples=2, tiny=True,
+                 archs=("cnn conv3x3-2 gap dense-10 relu",), held_arch="cnn conv3x3-3 gap dense-10 relu"),
+    "small": dict(train_tasks=4, networks=24, zoo_steps=300, tok_steps=1500, prior_steps=1500, samples=4, tiny=False,
+                  archs=("cnn conv3x3-8 gap dense-10 relu", "cnn conv3x3-8 conv3x3-8 gap dense-10 relu"),
+                  held_arch="cnn conv3x3-12 gap dense-10 relu"),
+    "paper": dict(train_tasks=8, networks=128, zoo_steps=1000, tok_steps=20000, prior_steps=20000, samples=16,
+                  tiny=False, archs=("cnn conv3x3-16 gap dense-10 relu", "cnn conv3x3-16 conv3x3-16 gap dense-10 relu",
+                                     "cnn conv3x3-8 conv3x3-8 conv3x3-8 gap dense-10 relu"),
+                  held_arch="cnn conv3x3-16 conv3x3-16 conv3x3-16 gap dense-10 relu"),
+}
+EPOCHS = (0, 1, 5)
+
+
+def _configs(scale: dict):
+    from models.igpg import PriorConfig, TokeniserConfig
+    from models.igpg._pipeline import IgpgConfig
+
+    if scale["tiny"]:
+        tok = TokeniserConfig(chunk_size=16, tokens_per_chunk=4, codebook_size=32, code_dim=4, hidden=32,
+                              steps=scale["tok_steps"], batch_size=128, lr=3e-3)
+        prior = PriorConfig(d_model=32, heads=2, layers=1, context=32, max_positions=1024,
+                            steps=scale["prior_steps"], batch_size=8, lr=3e-3)
+    else:
+        tok = TokeniserConfig(chunk_size=32, tokens_per_chunk=8, steps=scale["tok_steps"], lr=2e-3)
+        prior = PriorConfig(d_model=128, heads=4, layers=4, context=128, max_positions=8192, steps=scale["prior_steps"])
+    full = IgpgConfig(tok, prior, canonicalise=True)
+    return {
+        "IGPG (canonicalised)": full,
+        "no dataset embedding": dataclasses.replace(full, prior=dataclasses.replace(prior, use_dataset=False)),
+        "no architecture embedding": dataclasses.replace(full, prior=dataclasses.replace(prior, use_architecture=False)),
+        "no canonicalisation": dataclasses.replace(full, canonicalise=False),
+    }
+
+
+def _fmt(values) -> str:
+    values = np.asarray(values, float)
+    return f"{values.mean():.3f} ± {values.std():.3f}"
+
+
+def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: int = 3, progress: bool = True) -> dict:
+    from models.igpg import Architecture, ChunkLayout
+    from models.igpg._evaluate import nearest_distance, noisy_copy, zoo_mean
+    from models.igpg._pipeline import accuracy, build_zoo_entries, finetune, prepare_params, train_igpg
+    from models.igpg._tasks import permuted
+    from models.zoo import load_source
+
+    scale = SCALES[scale_name]
+    out = Path(out) / scale_name
+    source = load_source("digits")
+    tasks = [permuted(source, s) for s in range(scale["train_tasks"] + 1)]
+    train_tasks, held_task = tasks[:-1], tasks[-1]
+    zoo = lambda task, arch: build_zoo_entries(task, arch, out / "zoos" / f"{task.name}__{arch.replace(' ', '_')}",
+                                               n=scale["networks"], steps=(scale["zoo_steps"],) * 2, progress=progress)
+    t = time.perf_counter()
+    entries = {(task.name, arch): zoo(task, arch)[0] for task in train_tasks for arch in scale["archs"]}
+    # The held-out architecture's zoos serve only the zoo-mean and best-other-task baselines.
+    held_arch_entries = [zoo(task, scale["held_arch"])[0] for task in train_tasks]
+    zoo_seconds = time.perf_counter() - t
+    arch0 = scale["archs"][0]
+    cases = {"held-out task": (held_task, arch0, [entries[(tk.name, arch0)] for tk in train_tasks]),
+             "held-out architecture": (held_task, scale["held_arch"], held_arch_entries)}
+    results: dict = {}
+    for variant, config in _configs(scale).items():
+        for seed in range(seeds):
+            generator, info = train_igpg(list(entries.values()), config, key=jax.random.key(seed), progress=progress)
+            row = results.setdefault(variant, {"tokeniser_s": [], "prior_s": [], "generate_s": []})
+            row["tokeniser_s"].append(info["tokeniser_seconds"])
+            row["prior_s"].append(info["prior_seconds"])
+            row.setdefault("codes_used", []).append(int((info["codebook_usage"] > 0).sum()))
+            for case, (task, arch, ref_entries) in cases.items():
+                images, labels = task.conditioning_images()
+                x, y = task.arrays("test")
+                t = time.perf_counter()
+                gen = [generator.generate(arch, images, labels, key=k, top_k=16)[1]
+                       for k in jax.random.split(jax.random.key(100 + seed), scale["samples"])]
+                row["generate_s"].append((time.perf_counter() - t) / scale["samples"])
+                space = ref_entries[0].space
+                gen = [jax.tree.map(lambda a: a.astype(np.float32), p) for p in gen]
+                ref = jax.tree.map(lambda *a: np.concatenate(a), *[prepare_params(e, False, np.float32) for e in ref_entries])
+                starts = {"generated": gen, "random": [space.init(k, dtype=np.float32) for k in
+                                                       jax.random.split(jax.random.key(200 + seed), scale["samples"])]}
+                if variant == "IGPG (canonicalised)":
+                    starts["zoo mean"] = [zoo_mean(ref)]
+                    best = []
+                    for e in ref_entries:
+                        accs = [accuracy(space, jax.tree.map(lambda a: a[i], e.params), *e.task.arrays("test"))
+                                for i in range(len(e))]
+                        best.append((max(accs), jax.tree.map(lambda a: a[int(np.argmax(accs))], e.params)))
+                    starts["best of another task"] = [max(best, key=lambda b: b[0])[1]]
+                for name, nets in starts.items():
+                    for i, p in enumerate(nets):
+                        curve = finetune(space, p, task, epochs=max(EPOCHS), key=jax.random.key(300 + i))
+                        for ep in EPOCHS:
+                            row.setdefault(f"{case} | {name} | epoch {ep}", []).append(accuracy(space, curve[ep], x, y))
+                if case == "held-out task":
+                    train_ref = jax.tree.map(lambda *a: np.concatenate(a),
+                                             *[prepare_params(entries[(tk.name, arch)], False, np.float32) for tk in train_tasks])
+                    row.setdefault("memorisation | generated", []).extend(nearest_distance(space, p, train_ref) for p in gen)
+                    if variant == "IGPG (canonicalised)":
+                        n = len(train_ref[0][0])
+                        row.setdefault("memorisation | training net + noise", []).extend(
+                            nearest_distance(space, noisy_copy(jax.tree.map(lambda a: a[i % n], train_ref), k), train_ref)
+                            for i, k in enumerate(jax.random.split(jax.random.key(400 + seed), scale["samples"])))
+                        row.setdefault("memorisation | ensemble average", []).append(
+                            nearest_distance(space, zoo_mean(train_ref), train_ref))
+            # Tokeniser fidelity: reconstructed zoo networks against the originals, on their own tasks.
+            gaps = []
+            for e in list(entries.values())[:2]:
+                layout = ChunkLayout(e.space, generator.tokeniser.chunk_size)
+                params = prepare_params(e, config.canonicalise, np.float64 if jax.config.x64_enabled else np.float32)
+                for i in range(min(len(e), 4)):
+                    p = jax.tree.map(lambda a: a[i], params)
+                    r = generator.tokeniser.reconstruct(layout, p)
+                    gaps.append(accuracy(e.space, r, *e.task.arrays("test")) - accuracy(e.space, p, *e.task.arrays("test")))
+            row.setdefault("tokeniser fidelity | accuracy gap", []).append(float(np.mean(gaps)))
+    print(f"# IGPG benchmark, scale {scale_name}, {seeds} seeds; zoos built in {zoo_seconds:.0f} s")
+    for variant, row in results.items():
+        print(f"\n## {variant}\n\n| measure | mean ± std |\n|---|---|")
+        for name, values in row.items():
+            print(f"| {name} | {_fmt(values)} |")
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="IGPG evaluation")
+    parser.add_argument("--scale", choices=tuple(SCALES), default="small")
+    parser.add_argument("--out", default="runs/igpg-bench")
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args()
+    main(args.scale, args.out, args.seeds)

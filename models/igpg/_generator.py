@@ -1,0 +1,72 @@
+"""From a task and an architecture description to a runnable network: condition, sample, decode, load."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import PRNGKeyArray
+
+import symm
+from models.igpg._architecture import Architecture
+from models.igpg._dataset import class_prototypes
+from models.igpg._layout import ChunkLayout
+from models.igpg._prior import Conditioning, Prior, generate_tokens
+from models.igpg._tokeniser import Tokeniser
+
+
+def conditioning(architecture: Architecture | str, images: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> Conditioning:
+    """The prefix inputs for a task (its images ``[N, H, W, C]`` and labels) and an architecture."""
+    arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
+    n_classes = int(np.max(labels)) + 1
+    if n_classes != arch.n_outputs:
+        raise ValueError(
+            f"the task has {n_classes} classes but the architecture {str(arch)!r} has {arch.n_outputs} outputs; "
+            f"end the description with dense-{n_classes}"
+        )
+    protos, cmask = class_prototypes(images, labels, n_classes, seed=seed)
+    feats, amask = arch.word_features()
+    return Conditioning(jnp.asarray(protos), jnp.asarray(cmask), jnp.asarray(feats), jnp.asarray(amask))
+
+
+def input_width(architecture: Architecture, image_shape: tuple[int, int, int]) -> int:
+    """Channels for a CNN, pixels·channels for an MLP, of images ``(H, W, C)``."""
+    h, w, c = image_shape
+    return c if architecture.kind == "cnn" else h * w * c
+
+
+class Generator(eqx.Module):
+    """A trained tokeniser and prior: ``generate(description, images, labels, key=...)`` gives params."""
+
+    tokeniser: Tokeniser
+    prior: Prior
+
+    def __check_init__(self):
+        if self.prior.codebook_size != self.tokeniser.codebook_size:
+            raise ValueError(
+                f"the prior predicts {self.prior.codebook_size} codes but the tokeniser's codebook has "
+                f"{self.tokeniser.codebook_size}"
+            )
+
+    def generate(
+        self,
+        architecture: Architecture | str,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        key: PRNGKeyArray,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+    ) -> tuple[symm.WeightSpace, tuple]:
+        """A network for the task, as ``(space, params)``: ``params`` is a point of ``space`` (checked)."""
+        arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
+        space = arch.space(input_width(arch, tuple(np.shape(images)[1:])))
+        layout = ChunkLayout(space, self.tokeniser.chunk_size)
+        cond = conditioning(arch, images, labels)
+        tokens = generate_tokens(
+            self.prior, cond, self.tokeniser.num_tokens(layout), key=key, temperature=temperature, top_k=top_k
+        )
+        params = self.tokeniser.decode(layout, tokens)
+        space.validate(params)
+        return space, params

@@ -1,0 +1,191 @@
+"""Training IGPG end to end on zoos, and the evaluation helpers (accuracy, fine-tuning).
+
+A training set is a list of ``ZooEntry``: networks of one architecture trained on one task.
+``train_igpg`` (optionally) canonicalises every network with ``symm.canonicalise_batch``,
+fits the tokeniser on all chunks of all entries, tokenises every network, and fits the
+prior on the token sequences under each entry's (task, architecture) conditioning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import PRNGKeyArray
+
+import symm
+from models.igpg._architecture import Architecture
+from models.igpg._generator import Generator, conditioning, input_width
+from models.igpg._layout import ChunkLayout
+from models.igpg._prior import PriorConfig
+from models.igpg._tasks import Task
+from models.igpg._tokeniser import Tokeniser, normalised_chunks
+from models.igpg._train_prior import train_prior
+from models.igpg._vqvae import TokeniserConfig, train_vqvae
+
+
+class ZooShapeError(ValueError):
+    """A zoo whose stored weights do not fit its architecture: one line naming the zoo, layer and shapes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """Networks ``params`` (leading network axis) of ``architecture``, trained on ``task``."""
+
+    task: Task
+    architecture: Architecture
+    params: tuple
+
+    def __post_init__(self):
+        space = self.space
+        try:
+            space.validate(self.params, batched=True)
+        except ValueError as error:
+            raise ZooShapeError(
+                f"zoo for task {self.task.name!r} does not fit {str(self.architecture)!r}: {error}"
+            ) from None
+        if self.architecture.n_outputs != self.task.n_classes:
+            raise ZooShapeError(
+                f"zoo for task {self.task.name!r} ({self.task.n_classes} classes) has architecture "
+                f"{str(self.architecture)!r} with {self.architecture.n_outputs} outputs"
+            )
+
+    @property
+    def space(self) -> symm.WeightSpace:
+        return self.architecture.space(input_width(self.architecture, self.task.source.shape))
+
+    def __len__(self) -> int:
+        return int(self.params[0][0].shape[0])
+
+
+def zoo_entries(task: Task, zoo) -> list[ZooEntry]:
+    """One ``ZooEntry`` per activation of a ``models.zoo`` CNN zoo trained on ``task``."""
+    arch = zoo.generator["architecture"]
+    if arch["type"] != "cnn":
+        raise ZooShapeError(f"zoo {zoo.directory}: IGPG reads CNN zoos here, this one is {arch['type']!r}")
+    entries = []
+    for activation in sorted(set(zoo.activations)):
+        part = zoo.where_activation(activation)
+        words = ["cnn", *(f"conv{arch['kernel_size']}x{arch['kernel_size']}-{c}" for c in arch["channels"][1:]),
+                 "gap", *(f"dense-{n}" for n in arch["dense"]), activation]
+        entries.append(ZooEntry(task, Architecture.parse(" ".join(words)), part.params))
+    return entries
+
+
+def build_zoo_entries(task: Task, architecture: Architecture | str, out, *, n: int, steps=(200, 400), seed: int = 0,
+                      progress: bool = True) -> list[ZooEntry]:
+    """Train (or resume) a ``models.zoo`` CNN zoo of ``architecture`` on ``task`` in ``out``."""
+    from models.zoo import CnnZooConfig, build_cnn_zoo
+
+    arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
+    if arch.kind != "cnn" or len(arch.dense) != 1 or any(k != 3 for k, _ in arch.convs):
+        raise ValueError(
+            f"models.zoo trains CNNs of 3x3 convolutions, pooling and one dense layer; {str(arch)!r} is not one"
+        )
+    if arch.n_outputs != task.n_classes:
+        raise ValueError(f"task {task.name!r} has {task.n_classes} classes; end the description with dense-{task.n_classes}")
+    config = CnnZooConfig(
+        n=n, channels=tuple(c for _, c in arch.convs), activations=(arch.activation,), steps=tuple(steps),
+        lr=(3e-3, 2e-2), weight_decay=(1e-6, 1e-3), init_scale=(0.5, 1.5), dropout=(0.0, 0.1),
+        train_fraction=(0.5, 1.0), checkpoints=2, seed=seed, shard_size=min(n, 64),
+        test_fraction=task.test_fraction, split_seed=task.split_seed,
+    )
+    return zoo_entries(task, build_cnn_zoo(task.source, out, config, progress=progress))
+
+
+@dataclasses.dataclass(frozen=True)
+class IgpgConfig:
+    tokeniser: TokeniserConfig = TokeniserConfig()
+    prior: PriorConfig = PriorConfig()
+    canonicalise: bool = True
+
+
+def prepare_params(entry: ZooEntry, canonicalise: bool, dtype):
+    params = jax.tree.map(lambda a: jnp.asarray(a, dtype), entry.params)
+    return symm.canonicalise_batch(entry.space, params) if canonicalise else params
+
+
+def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, key: PRNGKeyArray, dtype=None,
+               progress: bool = True) -> tuple[Generator, dict]:
+    """Fit tokeniser then prior on ``entries``; returns the generator and timings / loss histories."""
+    if not entries:
+        raise ValueError("train_igpg needs at least one zoo entry")
+    dtype = jnp.result_type(float) if dtype is None else dtype
+    k_tok, k_prior = jax.random.split(key)
+    t0 = time.perf_counter()
+    K = config.tokeniser.chunk_size
+    prepared = [prepare_params(e, config.canonicalise, dtype) for e in entries]
+    layouts = [ChunkLayout(e.space, K) for e in entries]
+    chunks = np.concatenate([np.asarray(normalised_chunks(l, p, batched=True)).reshape(-1, K) for l, p in zip(layouts, prepared)])
+    masks = np.concatenate([np.tile(l.mask(), (len(e), 1)) for l, e in zip(layouts, entries)])
+    vqvae, tok_history = train_vqvae(chunks, masks, config.tokeniser, key=k_tok, dtype=dtype, progress=progress)
+    tokeniser = Tokeniser(vqvae)
+    t1 = time.perf_counter()
+    sequences, conds = [], []
+    for entry, layout, params in zip(entries, layouts, prepared):
+        tokens = np.asarray(tokeniser.encode_batch(layout, params))
+        cond = conditioning(entry.architecture, *entry.task.conditioning_images())
+        sequences.extend(tokens)
+        conds.extend([cond] * len(tokens))
+    prior, prior_history = train_prior(sequences, conds, tokeniser.codebook_size, config.prior, key=k_prior,
+                                       dtype=dtype, progress=progress)
+    t2 = time.perf_counter()
+    info = {"tokeniser_seconds": t1 - t0, "prior_seconds": t2 - t1, "tokeniser_history": tok_history,
+            "prior_history": prior_history, "codebook_usage": np.bincount(np.concatenate(sequences),
+                                                                         minlength=tokeniser.codebook_size)}
+    return Generator(tokeniser, prior), info
+
+
+@eqx.filter_jit
+def _logits(space, params, images):
+    return jax.vmap(lambda x: space.apply(params, x))(images)
+
+
+def accuracy(space: symm.WeightSpace, params, images: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of ``images`` (``[N, C, H, W]``) classified correctly (an MLP reads them flattened)."""
+    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    x = jnp.asarray(images, dtype)
+    if not space.is_cnn:
+        x = x.reshape(x.shape[0], -1)
+    return float(jnp.mean(jnp.argmax(_logits(space, params, x), -1) == jnp.asarray(labels)))
+
+
+def finetune(space: symm.WeightSpace, params, task: Task, *, epochs: int, lr: float = 3e-3, batch_size: int = 32,
+             key: PRNGKeyArray) -> list:
+    """Adam on the task's training pool; returns the params after each epoch (index 0: the start)."""
+    images, labels = task.arrays("train")
+    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    x = jnp.asarray(images, dtype)
+    if not space.is_cnn:
+        x = x.reshape(x.shape[0], -1)
+    y = jnp.asarray(labels)
+    optimiser = optax.adam(lr)
+    n_batches = max(1, x.shape[0] // batch_size)
+
+    @eqx.filter_jit
+    def epoch(params, state, k):
+        order = jax.random.permutation(k, x.shape[0])[: n_batches * batch_size].reshape(n_batches, batch_size)
+
+        def step(carry, idx):
+            params, state = carry
+            loss = lambda p: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(
+                jax.vmap(lambda v: space.apply(p, v))(x[idx]), y[idx]))
+            grads = jax.grad(loss)(params)
+            with jax.numpy_dtype_promotion("standard"):
+                updates, state = optimiser.update(grads, state, params)
+            return (optax.apply_updates(params, updates), state), None
+
+        (params, state), _ = jax.lax.scan(step, (params, state), order)
+        return params, state
+
+    state = optimiser.init(params)
+    out = [params]
+    for e in range(epochs):
+        params, state = epoch(params, state, jax.random.fold_in(key, e))
+        out.append(params)
+    return out

@@ -1,0 +1,34 @@
+"""IGPG figures: accuracy while fine-tuning, codebook usage, nearest-neighbour distances modulo symmetry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_igpg(out: str | Path, curves: dict[str, list[float]], usage: np.ndarray, distances: dict[str, list[float]]) -> Path:
+    """One figure with three panels; ``curves`` maps a start ("generated", "random", "zoo mean") to accuracy per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for name, acc in curves.items():
+        axes[0].plot(range(len(acc)), acc, marker="o", label=name)
+    axes[0].set(xlabel="fine-tuning epoch", ylabel="test accuracy", title="held-out task")
+    axes[0].legend()
+    axes[1].bar(np.arange(len(usage)), usage, width=1.0)
+    axes[1].set(xlabel="code", ylabel="count", title=f"codebook usage ({int(np.sum(usage > 0))}/{len(usage)} used)")
+    for name, d in distances.items():
+        axes[2].hist(d, bins=20, alpha=0.6, label=name)
+    axes[2].set(xlabel="distance to nearest training network (canonicalised, relative)", ylabel="networks",
+                title="memorisation check")
+    axes[2].legend()
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

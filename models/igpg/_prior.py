@@ -1,0 +1,212 @@
+"""The prior: a decoder-only transformer over weight tokens, behind a dataset and an architecture prefix.
+
+Sequence for a window of tokens ``t_s .. t_{s+T-1}`` of a network::
+
+    [ dataset, architecture + pos(s), t_s + pos(s+1), ..., t_{s+T-1} + pos(s+T) ]
+
+so output ``i`` is the distribution of token ``s+i`` given the prefix and the window's
+earlier tokens; every input carries the absolute position of the token it predicts, so a
+window that starts mid-network (a later stage of generation) knows where it is. Attention
+is causal (a lower-triangular mask, so later tokens cannot change earlier logits).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from models.igpg._architecture import ArchitectureEncoder
+from models.igpg._dataset import DatasetEncoder
+
+
+class Conditioning(eqx.Module):
+    """What the prefix reads: class prototypes of the task and word features of the architecture."""
+
+    prototypes: Float[Array, "c f"]
+    class_mask: Array
+    arch_features: Float[Array, "w f"]
+    arch_mask: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class PriorConfig:
+    """Transformer sizes (the default has about 5M parameters) and which prefixes it reads."""
+
+    d_model: int = 256
+    heads: int = 8
+    layers: int = 6
+    context: int = 256
+    max_positions: int = 16384
+    use_dataset: bool = True
+    use_architecture: bool = True
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 3e-4
+
+    def __post_init__(self):
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model {self.d_model} must be a multiple of heads {self.heads}")
+        if self.context < 2 or self.context > self.max_positions:
+            raise ValueError(f"context must lie in [2, max_positions], got {self.context}")
+
+
+class _Block(eqx.Module):
+    norm1: eqx.nn.LayerNorm
+    attention: eqx.nn.MultiheadAttention
+    norm2: eqx.nn.LayerNorm
+    up: eqx.nn.Linear
+    down: eqx.nn.Linear
+
+    def __init__(self, d: int, heads: int, *, dtype, key):
+        k1, k2, k3 = jax.random.split(key, 3)
+        self.norm1 = eqx.nn.LayerNorm(d, dtype=dtype)
+        self.attention = eqx.nn.MultiheadAttention(heads, d, key=k1, dtype=dtype)
+        self.norm2 = eqx.nn.LayerNorm(d, dtype=dtype)
+        self.up = eqx.nn.Linear(d, 4 * d, key=k2, dtype=dtype)
+        self.down = eqx.nn.Linear(4 * d, d, key=k3, dtype=dtype)
+
+    def __call__(self, x, mask):
+        h = jax.vmap(self.norm1)(x)
+        x = x + self.attention(h, h, h, mask=mask)
+        h = jax.vmap(self.norm2)(x)
+        return x + jax.vmap(lambda v: self.down(jax.nn.gelu(self.up(v))))(h)
+
+
+class Prior(eqx.Module):
+    """Next-token logits over the codebook for one window of one network (vmap for batches)."""
+
+    token_embedding: eqx.nn.Embedding
+    position: Float[Array, "p d"]
+    dataset_prefix: Float[Array, " d"]
+    dataset_encoder: DatasetEncoder
+    architecture_encoder: ArchitectureEncoder
+    blocks: tuple[_Block, ...]
+    norm: eqx.nn.LayerNorm
+    head: eqx.nn.Linear
+    context: int = eqx.field(static=True)
+    use_dataset: bool = eqx.field(static=True)
+    use_architecture: bool = eqx.field(static=True)
+
+    def __init__(self, codebook_size: int, config: PriorConfig, *, dtype=None, key: PRNGKeyArray):
+        keys = jax.random.split(key, 6 + config.layers)
+        d = config.d_model
+        self.token_embedding = eqx.nn.Embedding(codebook_size, d, key=keys[0], dtype=dtype)
+        self.position = 0.02 * jax.random.normal(keys[1], (config.max_positions, d), dtype)
+        self.dataset_prefix = 0.02 * jax.random.normal(keys[2], (d,), dtype)
+        self.dataset_encoder = DatasetEncoder(d, d, key=keys[3], dtype=dtype)
+        self.architecture_encoder = ArchitectureEncoder(d, d, key=keys[4], dtype=dtype)
+        self.blocks = tuple(_Block(d, config.heads, dtype=dtype, key=k) for k in keys[6:])
+        self.norm = eqx.nn.LayerNorm(d, dtype=dtype)
+        self.head = eqx.nn.Linear(d, codebook_size, key=keys[5], dtype=dtype)
+        self.context = config.context
+        self.use_dataset = config.use_dataset
+        self.use_architecture = config.use_architecture
+
+    @property
+    def codebook_size(self) -> int:
+        return self.head.out_features
+
+    def prefix(self, cond: Conditioning) -> Float[Array, "2 d"]:
+        d_emb = self.dataset_encoder(cond.prototypes, cond.class_mask)
+        a_emb = self.architecture_encoder(cond.arch_features, cond.arch_mask)
+        # An ablated prefix is a constant: the position stays, the information goes.
+        d_emb = d_emb if self.use_dataset else jnp.zeros_like(d_emb)
+        a_emb = a_emb if self.use_architecture else jnp.zeros_like(a_emb)
+        return jnp.stack([self.dataset_prefix + d_emb, a_emb])
+
+    def __call__(self, tokens: Int[Array, " t"], start: Int[Array, ""], cond: Conditioning) -> Float[Array, "t1 v"]:
+        """Logits ``[T+1, V]``: row ``i`` is the distribution of token ``start + i`` given ``tokens[:i]``."""
+        n = tokens.shape[0]
+        if n > self.context:
+            raise ValueError(f"a window holds at most {self.context} tokens (the context), got {n}")
+        pos = jax.lax.dynamic_slice_in_dim(self.position, start, n + 1)
+        prefix = self.prefix(cond)
+        x = jnp.concatenate(
+            [prefix[:1], prefix[1:] + pos[:1], jax.vmap(self.token_embedding)(tokens) + pos[1:]], axis=0
+        )
+        mask = jnp.tril(jnp.ones((n + 2, n + 2), bool))
+        for block in self.blocks:
+            x = block(x, mask)
+        return jax.vmap(lambda v: self.head(self.norm(v)))(x[1:])
+
+
+def window_loss(prior: Prior, tokens, starts, lengths, cond: Conditioning):
+    """Mean cross-entropy of each window's tokens (positions beyond its network's length do not count)."""
+    import optax
+
+    logits = jax.vmap(prior)(tokens, starts, cond)[:, :-1]
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, tokens)
+    live = (starts[:, None] + jnp.arange(tokens.shape[1], dtype=starts.dtype)[None]) < lengths[:, None]
+    live = live.astype(ce.dtype)
+    return jnp.sum(ce * live) / jnp.maximum(jnp.sum(live), 1.0)
+
+
+def sample_logits(logits: Float[Array, " v"], key: PRNGKeyArray, *, temperature: float, top_k: int | None):
+    """One token from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest (temperature 0: argmax)."""
+    if temperature == 0:
+        return jnp.argmax(logits).astype(jnp.int32)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = jax.lax.top_k(logits, top_k)[0][-1]
+        logits = jnp.where(logits >= kth, logits, -jnp.inf)
+    return jax.random.categorical(key, logits).astype(jnp.int32)
+
+
+def generate_tokens(
+    prior: Prior,
+    cond: Conditioning,
+    length: int,
+    *,
+    key: PRNGKeyArray,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    overlap: int | None = None,
+) -> Int[Array, " n"]:
+    """Sample ``length`` tokens; beyond the context, in stages each conditioned on the previous stage's tail.
+
+    Stage one fills a window of ``context`` tokens from position 0. Each later stage starts a
+    new window with the last ``overlap`` tokens generated (default half the context) and
+    fills the rest, so every token sees at least ``overlap`` predecessors.
+    """
+    context = prior.context
+    overlap = context // 2 if overlap is None else int(overlap)
+    if not 0 < overlap < context:
+        raise ValueError(f"overlap must lie in (0, context={context}), got {overlap}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+
+    out = np.zeros(length, np.int32)
+    done, stage = 0, 0
+    while done < length:
+        if done == 0:
+            window, start, first = jnp.zeros(context, jnp.int32), 0, 0
+        else:
+            start = done - overlap
+            window = jnp.zeros(context, jnp.int32).at[:overlap].set(jnp.asarray(out[start:done]))
+            first = overlap
+        count = min(context - first, length - done)
+        window = _fill(prior, cond, window, jnp.int32(start), first, jnp.int32(count), jax.random.fold_in(key, stage),
+                       float(temperature), top_k)
+        out[done : done + count] = np.asarray(window[first : first + count])
+        done += count
+        stage += 1
+    return jnp.asarray(out)
+
+
+@eqx.filter_jit
+def _fill(prior, cond, window, start, first, count, key, temperature, top_k):
+    """Sample ``window[first : first + count]`` one token at a time (the window is causal: later slots are ignored)."""
+
+    def body(i, window):
+        logits = prior(window, start, cond)[i]
+        token = sample_logits(logits, jax.random.fold_in(key, i), temperature=temperature, top_k=top_k)
+        return window.at[i].set(jnp.where(i < first + count, token, window[i]))
+
+    return jax.lax.fori_loop(first, window.shape[0], body, window)

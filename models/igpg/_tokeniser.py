@@ -1,0 +1,80 @@
+"""Network ⇄ token sequence: ``ChunkLayout`` (order, padding) + per-layer scale + ``VQVAE``.
+
+One tokeniser serves every architecture: chunks are normalised by the architecture's own
+``1/sqrt(fan_in)`` scales (``ChunkLayout.scales``), never by zoo statistics, so a held-out
+architecture is tokenised exactly as a training one.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from models.igpg._layout import ChunkLayout
+from models.igpg._vqvae import VQVAE
+
+
+def normalised_chunks(layout: ChunkLayout, params, *, batched: bool = False) -> Float[Array, "... chunks k"]:
+    """Chunks of ``params / scales`` (padding stays zero); ``batched`` for a stacked zoo."""
+    chunks = layout.chunk_batch(params) if batched else layout.chunk(params)
+    scales = np.concatenate([layout.scales(), np.ones(layout.pad)]).reshape(layout.num_chunks, layout.chunk_size)
+    return chunks / jnp.asarray(scales, chunks.dtype)
+
+
+def params_from_normalised(layout: ChunkLayout, chunks: Float[Array, "chunks k"]):
+    scales = np.concatenate([layout.scales(), np.ones(layout.pad)]).reshape(layout.num_chunks, layout.chunk_size)
+    return layout.unchunk(chunks * jnp.asarray(scales, chunks.dtype))
+
+
+class Tokeniser(eqx.Module):
+    """A trained ``VQVAE`` plus the normalisation: ``encode(layout, params) → tokens``, ``decode`` back."""
+
+    vqvae: VQVAE
+
+    @property
+    def chunk_size(self) -> int:
+        return self.vqvae.chunk_size
+
+    @property
+    def tokens_per_chunk(self) -> int:
+        return self.vqvae.tokens_per_chunk
+
+    @property
+    def codebook_size(self) -> int:
+        return self.vqvae.codebook_size
+
+    def _check(self, layout: ChunkLayout) -> None:
+        if layout.chunk_size != self.chunk_size:
+            raise ValueError(f"layout has chunk size {layout.chunk_size}, the tokeniser {self.chunk_size}")
+
+    def num_tokens(self, layout: ChunkLayout) -> int:
+        return layout.num_chunks * self.tokens_per_chunk
+
+    def encode(self, layout: ChunkLayout, params) -> Int[Array, " tokens"]:
+        """One network to its ``num_chunks · l`` tokens, chunk by chunk."""
+        self._check(layout)
+        chunks = normalised_chunks(layout, params).astype(self.vqvae.codebook.dtype)
+        return jnp.ravel(jax.vmap(self.vqvae.tokens)(chunks))
+
+    def encode_batch(self, layout: ChunkLayout, params) -> Int[Array, "batch tokens"]:
+        self._check(layout)
+        chunks = normalised_chunks(layout, params, batched=True).astype(self.vqvae.codebook.dtype)
+        tokens = jax.vmap(jax.vmap(self.vqvae.tokens))(chunks)
+        return tokens.reshape(tokens.shape[0], -1)
+
+    def decode(self, layout: ChunkLayout, tokens: Int[Array, " tokens"]):
+        """Tokens back to a params tuple of ``layout.space`` (padding removed)."""
+        self._check(layout)
+        want = self.num_tokens(layout)
+        if tokens.shape != (want,):
+            raise ValueError(f"{layout.space} takes {want} tokens, got shape {tuple(tokens.shape)}")
+        if tokens.dtype.kind not in "iu":
+            raise ValueError(f"tokens must be integers, got dtype {tokens.dtype}")
+        chunks = jax.vmap(self.vqvae.decode_tokens)(tokens.reshape(layout.num_chunks, self.tokens_per_chunk))
+        return params_from_normalised(layout, chunks)
+
+    def reconstruct(self, layout: ChunkLayout, params):
+        return self.decode(layout, self.encode(layout, params))

@@ -1,0 +1,161 @@
+"""VQ-VAE over weight chunks: each chunk of K values becomes l tokens from a shared codebook.
+
+Quantisation is a Gumbel-softmax over distance logits ``-||z_e - c_v||²``: during training
+the code is ``softmax((logits + g) / τ) @ codebook`` with τ annealed from 1 to 1e-3 (the
+soft code becomes one-hot), and at encoding time it is the argmax. The loss is the masked
+reconstruction error plus the usual VQ-VAE codebook term ``||sg(z_e) - q||²`` and commitment
+term ``β ||z_e - sg(q)||²``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from models.igpg._fit import fit_scanned
+
+
+class VQVAE(eqx.Module):
+    """Encoder MLP ``K → l·d``, a codebook ``[V, d]``, decoder MLP ``l·d → K``."""
+
+    encoder: eqx.nn.MLP
+    decoder: eqx.nn.MLP
+    codebook: Float[Array, "v d"]
+    log_sharpness: Float[Array, ""]
+    chunk_size: int = eqx.field(static=True)
+    tokens_per_chunk: int = eqx.field(static=True)
+    code_dim: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        chunk_size: int,
+        *,
+        tokens_per_chunk: int = 4,
+        codebook_size: int = 256,
+        code_dim: int = 16,
+        hidden: int = 128,
+        depth: int = 2,
+        dtype=None,
+        key: PRNGKeyArray,
+    ):
+        for name, value in (("chunk_size", chunk_size), ("tokens_per_chunk", tokens_per_chunk),
+                            ("codebook_size", codebook_size), ("code_dim", code_dim)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value}")
+        k_enc, k_dec, k_code = jax.random.split(key, 3)
+        latent = tokens_per_chunk * code_dim
+        self.encoder = eqx.nn.MLP(chunk_size, latent, hidden, depth, jax.nn.gelu, key=k_enc, dtype=dtype)
+        self.decoder = eqx.nn.MLP(latent, chunk_size, hidden, depth, jax.nn.gelu, key=k_dec, dtype=dtype)
+        self.codebook = jax.random.normal(k_code, (codebook_size, code_dim), dtype)
+        # Learned inverse scale of the distance logits: the Gumbel noise is O(1), so the model
+        # must be able to make the logits peaked for a low-temperature sample to be the argmax.
+        self.log_sharpness = jnp.asarray(math.log(4.0), self.codebook.dtype)
+        self.chunk_size = int(chunk_size)
+        self.tokens_per_chunk = int(tokens_per_chunk)
+        self.code_dim = int(code_dim)
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.codebook.shape[0])
+
+    def encode(self, chunk: Float[Array, " k"]) -> Float[Array, "l d"]:
+        return self.encoder(chunk.astype(self.codebook.dtype)).reshape(self.tokens_per_chunk, self.code_dim)
+
+    def logits(self, z_e: Float[Array, "l d"]) -> Float[Array, "l v"]:
+        return -jnp.exp(self.log_sharpness) * jnp.sum((z_e[:, None, :] - self.codebook[None]) ** 2, axis=-1)
+
+    def tokens(self, chunk: Float[Array, " k"]) -> Int[Array, " l"]:
+        """The chunk's l token ids (argmax of the distance logits: the nearest code)."""
+        return jnp.argmax(self.logits(self.encode(chunk)), axis=-1).astype(jnp.int32)
+
+    def decode_tokens(self, tokens: Int[Array, " l"]) -> Float[Array, " k"]:
+        return self.decoder(jnp.ravel(self.codebook[tokens]))
+
+    def __call__(self, chunk: Float[Array, " k"], *, temperature: float | Array, key: PRNGKeyArray):
+        """Soft Gumbel-softmax pass: ``(reconstruction, z_e, q)``."""
+        z_e = self.encode(chunk)
+        gumbel = jax.random.gumbel(key, (self.tokens_per_chunk, self.codebook_size), z_e.dtype)
+        weights = jax.nn.softmax((self.logits(z_e) + gumbel) / temperature, axis=-1)
+        q = weights @ self.codebook
+        return self.decoder(jnp.ravel(q)), z_e, q
+
+
+def vq_loss(model: VQVAE, chunks, masks, temperature, key, beta: float = 0.25):
+    """Masked reconstruction MSE + codebook + β·commitment, over a batch ``[B, K]``; returns (loss, parts)."""
+    keys = jax.random.split(key, chunks.shape[0])
+    recon, z_e, q = jax.vmap(lambda c, k: model(c, temperature=temperature, key=k))(chunks, keys)
+    masks = masks.astype(recon.dtype)
+    rec = jnp.sum(masks * (recon - chunks.astype(recon.dtype)) ** 2) / jnp.maximum(jnp.sum(masks), 1.0)
+    codebook = jnp.mean((jax.lax.stop_gradient(z_e) - q) ** 2)
+    commit = jnp.mean((z_e - jax.lax.stop_gradient(q)) ** 2)
+    return rec + codebook + beta * commit, {"reconstruction": rec, "codebook": codebook, "commitment": commit}
+
+
+def temperature_at(step, steps: int, start: float = 1.0, end: float = 1e-3):
+    """Exponential annealing from ``start`` (step 0) to ``end`` (last step)."""
+    frac = jnp.minimum(step / max(steps - 1, 1), 1.0)
+    return start * (end / start) ** frac
+
+
+@dataclasses.dataclass(frozen=True)
+class TokeniserConfig:
+    """Sizes and training schedule of the VQ-VAE (defaults: the paper's codebook of 256)."""
+
+    chunk_size: int = 64
+    tokens_per_chunk: int = 8
+    codebook_size: int = 256
+    code_dim: int = 16
+    hidden: int = 256
+    depth: int = 2
+    steps: int = 2000
+    batch_size: int = 256
+    lr: float = 1e-3
+    beta: float = 0.25
+    temperature: tuple[float, float] = (1.0, 1e-3)
+
+    def __post_init__(self):
+        object.__setattr__(self, "temperature", tuple(float(t) for t in self.temperature))
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+        if not 0 < self.temperature[1] <= self.temperature[0]:
+            raise ValueError(f"temperature must anneal downwards from start > 0, got {self.temperature}")
+
+
+def train_vqvae(
+    chunks: Float[np.ndarray, "n k"],
+    masks: np.ndarray,
+    config: TokeniserConfig,
+    *,
+    key: PRNGKeyArray,
+    dtype=None,
+    progress: bool = True,
+) -> tuple[VQVAE, dict[str, np.ndarray]]:
+    """Fit a VQ-VAE on a pool of (normalised) chunks with Adam; returns the model and loss history."""
+    from tqdm.auto import tqdm
+
+    chunks = np.asarray(chunks)
+    masks = np.asarray(masks)
+    if chunks.ndim != 2 or chunks.shape[1] != config.chunk_size or masks.shape != chunks.shape:
+        raise ValueError(
+            f"expected chunks and masks of shape [n, {config.chunk_size}], got {chunks.shape} and {masks.shape}"
+        )
+    init_key, key = jax.random.split(key)
+    model = VQVAE(
+        config.chunk_size, tokens_per_chunk=config.tokens_per_chunk, codebook_size=config.codebook_size,
+        code_dim=config.code_dim, hidden=config.hidden, depth=config.depth, dtype=dtype, key=init_key,
+    )
+    dtype = model.codebook.dtype
+    t_start, t_end = config.temperature
+    loss_fn = lambda m, x, mask, tau, k: vq_loss(m, x, mask, tau, k, config.beta)
+    data = (jnp.asarray(chunks, dtype), jnp.asarray(masks))
+    model, history = fit_scanned(
+        model, loss_fn, data, steps=config.steps, batch_size=config.batch_size, lr=config.lr, key=key,
+        temperature=lambda t: temperature_at(t, config.steps, t_start, t_end), desc="tokeniser", progress=progress,
+    )
+    return model, history

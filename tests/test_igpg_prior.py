@@ -1,0 +1,153 @@
+"""IGPG prior: exact causality, prefixes that matter (and ablate), staged generation, the description parser."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from models.igpg import (
+    Architecture,
+    ArchitectureError,
+    Conditioning,
+    Prior,
+    PriorConfig,
+    class_prototypes,
+    generate_tokens,
+    parse_architecture,
+    sample_logits,
+    train_prior,
+)
+
+TINY = PriorConfig(d_model=16, heads=2, layers=2, context=8, max_positions=64, steps=100, batch_size=8, lr=3e-3)
+V = 12
+
+
+def _cond(seed, arch="cnn conv3x3-4 gap dense-3 relu"):
+    rng = np.random.default_rng(seed)
+    feats, amask = Architecture.parse(arch).word_features()
+    return Conditioning(jnp.asarray(rng.standard_normal((10, 64))), jnp.asarray(np.arange(10) < 3),
+                        jnp.asarray(feats), jnp.asarray(amask))
+
+
+_run = eqx.filter_jit(lambda prior, tokens, start, cond: prior(tokens, start, cond))
+
+
+@pytest.fixture(scope="module")
+def prior():
+    return Prior(V, TINY, key=jax.random.key(0))
+
+
+def test_prior_is_causal_exactly(prior):
+    tokens = jnp.array([3, 1, 4, 1, 5, 9, 2, 6], jnp.int32)
+    cond = _cond(0)
+    run = lambda t, s, c: _run(prior, t, s, c)
+    base = run(tokens, jnp.int32(5), cond)
+    assert base.shape == (9, V)
+    for j in (0, 3, 7):
+        changed = run(tokens.at[j].set((tokens[j] + 1) % V), jnp.int32(5), cond)
+        # Row i predicts token i from tokens[:i]: rows 0..j cannot see token j, bit for bit.
+        np.testing.assert_array_equal(np.asarray(changed[: j + 1]), np.asarray(base[: j + 1]))
+        # ... and the very next row does see it (the mask is not hiding everything).
+        assert not np.allclose(np.asarray(changed[j + 1]), np.asarray(base[j + 1]))
+
+
+def test_prefixes_condition_the_logits_and_ablations_remove_them(prior):
+    tokens = jnp.arange(6, dtype=jnp.int32)
+    other_task = _cond(1)
+    other_arch = _cond(0, "cnn conv3x3-8 conv3x3-8 gap dense-3 relu")
+    base = _run(prior, tokens, jnp.int32(0), _cond(0))
+    assert not np.allclose(np.asarray(_run(prior, tokens, jnp.int32(0), other_task)), np.asarray(base))
+    assert not np.allclose(np.asarray(_run(prior, tokens, jnp.int32(0), other_arch)), np.asarray(base))
+    assert not np.allclose(np.asarray(_run(prior, tokens, jnp.int32(1), _cond(0))), np.asarray(base))  # position counts
+    import dataclasses
+
+    blind = Prior(V, dataclasses.replace(TINY, use_dataset=False, use_architecture=False), key=jax.random.key(0))
+    b0 = _run(blind, tokens, jnp.int32(0), _cond(0))
+    np.testing.assert_array_equal(np.asarray(_run(blind, tokens, jnp.int32(0), other_task)), np.asarray(b0))
+    np.testing.assert_array_equal(np.asarray(_run(blind, tokens, jnp.int32(0), other_arch)), np.asarray(b0))
+
+
+def test_staged_generation_conditions_each_stage_on_the_tail_of_the_previous(prior):
+    cond = _cond(0)
+    length, overlap = 19, 3
+    out = np.asarray(generate_tokens(prior, cond, length, key=jax.random.key(0), temperature=0.0, overlap=overlap))
+    assert out.shape == (19,) and out.dtype == np.int32
+    # Greedy decoding: every token is the argmax given exactly the window its stage saw.
+    # Stages: [0, 8), then windows starting at 8-3=5 -> tokens 8..12, at 13-3=10 -> 13..17, at 15 -> 18.
+    done = 0
+    starts = []
+    while done < length:
+        start = 0 if done == 0 else done - overlap
+        first = 0 if done == 0 else overlap
+        count = min(TINY.context - first, length - done)
+        starts.append(start)
+        window = np.zeros(TINY.context, np.int32)
+        window[: first + count] = out[start : start + first + count]
+        logits = np.asarray(_run(prior, jnp.asarray(window), jnp.int32(start), cond))
+        np.testing.assert_array_equal(np.argmax(logits[first : first + count], -1), out[done : done + count])
+        done += count
+    assert starts == [0, 5, 10, 15]
+
+
+def test_top_k_and_temperature_sampling():
+    logits = jnp.array([0.0, 3.0, 1.0, 2.0])
+    draws = jax.vmap(lambda k: sample_logits(logits, k, temperature=1.0, top_k=2))(jax.random.split(jax.random.key(0), 400))
+    assert set(np.unique(np.asarray(draws)).tolist()) == {1, 3}  # only the two largest
+    assert int(sample_logits(logits, jax.random.key(1), temperature=0.0, top_k=None)) == 1
+    cold = jax.vmap(lambda k: sample_logits(logits, k, temperature=0.05, top_k=None))(jax.random.split(jax.random.key(2), 50))
+    assert np.all(np.asarray(cold) == 1)
+
+
+def test_prior_learns_token_sequences_that_depend_on_the_task():
+    # Two "tasks" whose networks are two different fixed sequences longer than the context.
+    seqs = [np.arange(12) % V, (np.arange(12) * 5 + 2) % V]
+    conds = [_cond(0), _cond(1)]
+    prior, history = train_prior(seqs * 4, conds * 4, V, TINY, key=jax.random.key(3), progress=False)
+    assert history["loss"][-10:].mean() < 0.25 * history["loss"][:10].mean()
+    for seq, cond in zip(seqs, conds):
+        out = generate_tokens(prior, cond, 12, key=jax.random.key(0), temperature=0.0, overlap=4)
+        np.testing.assert_array_equal(np.asarray(out), seq)
+
+
+def test_architecture_descriptions_parse_and_round_trip():
+    arch = parse_architecture("cnn conv3x3-16 conv5x5-8 gap dense-32 dense-10 relu")
+    assert arch.convs == ((3, 16), (5, 8)) and arch.dense == (32, 10) and str(arch).endswith("dense-10 relu")
+    space = arch.space(1)
+    assert space.layer_sizes == (1, 16, 8, 32, 10) and space.kernel_sizes == (3, 5, None, None)
+    mlp = parse_architecture("mlp dense-32 dense-10 tanh")
+    assert mlp.space(64).layer_sizes == (64, 32, 10)
+    f1, m1 = arch.word_features()
+    f2, _ = parse_architecture("cnn conv3x3-32 conv5x5-8 gap dense-32 dense-10 relu").word_features()
+    assert m1.sum() == 7 and not np.array_equal(f1, f2)
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("cnn conv3x3-16 dense-10 relu", "'dense-10' is out of place"),
+        ("cnn conv3x3-16 gap dense-10 wiggle", "'wiggle' is not an activation"),
+        ("rnn dense-10 relu", "first word must be 'cnn' or 'mlp'"),
+        ("cnn conv3x2-16 gap dense-10 relu", "square and odd"),
+        ("cnn conv4x4-16 gap dense-10 relu", "odd"),
+        ("mlp relu", "needs a kind"),
+        ("cnn gap dense-10 relu", "at least one conv"),
+    ],
+)
+def test_unparsable_descriptions_give_one_clear_line(text, why):
+    with pytest.raises(ArchitectureError) as info:
+        parse_architecture(text)
+    message = str(info.value)
+    assert why in message and "\n" not in message and "expected e.g." in message
+
+
+def test_class_prototypes_follow_label_order():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(30, 8, 8, 1))
+    labels = np.repeat(np.arange(3), 10)
+    protos, mask = class_prototypes(images, labels, 3)
+    permuted, _ = class_prototypes(images, (labels + 1) % 3, 3)
+    assert mask.tolist() == [True] * 3 + [False] * 7 and np.all(protos[3:] == 0)
+    assert not np.allclose(protos[:3], permuted[:3])  # same images, other labelling: another task
+    with pytest.raises(ValueError, match="class 2 has 1 images"):
+        class_prototypes(images[:21], labels[:21], 3)
