@@ -41,7 +41,6 @@ from models.gmn._typed import (
     concat,
     contract_destinations,
     expect,
-    expect_invariant,
     invariant_concat,
     mul,
     product_type,
