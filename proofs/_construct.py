@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 from typing import Any
 
 import equinox as eqx
@@ -186,16 +185,10 @@ def _check_layout(layout: Layout) -> None:
         )
 
 
-@functools.lru_cache(maxsize=64)
-def _build_layer(plan: ChannelPlan, coeffs: LossCoefficients | None, dtype_name: str) -> GMNLayer:
-    """One message-passing step; it does not depend on the architecture, only on the plan and the loss."""
-    dtype = jnp.dtype(dtype_name)
+def _build_layer(layer: GMNLayer, plan: ChannelPlan, coeffs: LossCoefficients | None) -> GMNLayer:
+    """Set one (blank) message-passing step's parameters; they depend only on the plan and the loss."""
     d, P = plan.width, plan.probes
     bidirectional = coeffs is not None
-    # the I/O linear path is an option in some versions of GMNLayer and always present in others
-    extra = {"io_linear": True} if "io_linear" in inspect.signature(GMNLayer.__init__).parameters else {}
-    layer = _blank(GMNLayer, d, 1, bidirectional=bidirectional, dropout=0.0, key=jax.random.key(0), dtype=dtype,
-                   **extra)
     eye, main = np.eye(d), _main(plan)
     layer = _set(layer, lambda m: m.message.left.layer.weight, eye)
     layer = _set(layer, lambda m: m.message.right.layer.weight, _gather(plan))
@@ -244,8 +237,9 @@ def _construct(layout: Layout, plan: ChannelPlan, coeffs: LossCoefficients | Non
     L = layout.num_layers
     bidirectional = coeffs is not None
     steps = 2 * L if bidirectional else L
+    # the trainable trunk itself, with its linear I/O path switched on
     enc = _blank(GMNEncoder, layout, width=d, n_layers=1, mlp_width=1, bidirectional=bidirectional,
-                 vertex_dim=plan.vertex_dim, key=jax.random.key(0), dtype=dtype)
+                 vertex_dim=plan.vertex_dim, io_linear=True, key=jax.random.key(0), dtype=dtype)
     embed = np.zeros((d, plan.vertex_dim))
     embed[np.arange(n), 0] = 1.0  # bias → every main channel
     embed[np.arange(n), 1 + np.arange(n)] = 1.0  # probe p at pixel u → main channel p·S + u
@@ -265,7 +259,7 @@ def _construct(layout: Layout, plan: ChannelPlan, coeffs: LossCoefficients | Non
     enc = _set(enc, lambda m: m.pe_edge, keep)
     for name in ("pe_hidden", "pe_edge_in", "pe_edge_out"):
         enc = _set(enc, lambda m, n=name: getattr(m, n), np.ones(getattr(enc, name).shape))
-    layer = _build_layer(plan, coeffs, dtype.name)
+    layer = _build_layer(jax.tree.map(lambda a: a[0] if isinstance(a, np.ndarray) else a, enc.layers), plan, coeffs)
     # every step uses the same layer; the encoder keeps its steps' parameters stacked on a leading axis
     stacked = jax.tree.map(lambda a: np.stack([a] * steps) if isinstance(a, np.ndarray) else a, layer)
     enc = eqx.tree_at(lambda m: m.layers, enc, stacked)

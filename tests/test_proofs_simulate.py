@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 import symm
 import proofs
+from models.gmn import FeatureType, Typed
+from symm import IDENTITY
 from proofs._construct import construct, probe_graph
 
 LINEAR = [n for n in symm.registry_names() if symm.derive(n).is_linear]
@@ -105,8 +107,10 @@ def test_backward_simulation_float32_in_probe_groups():
 class _DerivativeIsOne(eqx.Module):
     """A deliberately wrong derivative block: σ' replaced by 1."""
 
-    def __call__(self, x, activation):
-        return jnp.ones(x.shape[:-1] + (x.shape[-1] // 2,), x.dtype)
+    def __call__(self, x):
+        t = x.type  # claims the derivative's type φ(q)/q, so only the values are wrong
+        ones = jnp.ones(x.array.shape[:-1] + (x.array.shape[-1] // 2,), x.array.dtype)
+        return Typed(ones, FeatureType.vertex(t.layout, t.layer, t.layout.phi(t.layer) / IDENTITY, "σ'"))
 
 
 @eqx.filter_jit

@@ -12,12 +12,21 @@ from models.gmn._blocks import (
 )
 from models.gmn._encoder import GMNEncoder
 from models.gmn._heads import EquivariantHead, InvariantHead
-from models.gmn._layer import GMNLayer
-from models.gmn._scalegmn import ScaleGMN, ScaleGMNEditor
+from models.gmn._layer import BidirectionalGMNLayer, ForwardGMNLayer, GMNLayer, invariant_pairs, make_layer
+from models.gmn._scalegmn import AbstractScaleGMN, ScaleGMN, ScaleGMNEditor
 from models.gmn._state import GMNState
+from models.gmn._typed import FeatureType, FeatureTypeError, Typed
 from models.gmn._train import cross_entropy, make_train_step, mse, warmup_adamw
 
 __all__ = [
+    "AbstractScaleGMN",
+    "BidirectionalGMNLayer",
+    "FeatureType",
+    "FeatureTypeError",
+    "ForwardGMNLayer",
+    "Typed",
+    "invariant_pairs",
+    "make_layer",
     "ActivationBlock",
     "DerivativeBlock",
     "EquivariantHead",

@@ -10,9 +10,11 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from models.gmn._blocks import ActivationBlock, Linear, over_rows
-from models.gmn._layer import GMNLayer
+from models.gmn._layer import GMNLayer, make_layer
+from models.gmn._typed import FeatureType, Typed
 from models.gmn._state import GMNState
 from models.graph import Layout, NeuralGraph
+from symm import IDENTITY
 
 
 class GMNEncoder(eqx.Module):
@@ -21,6 +23,15 @@ class GMNEncoder(eqx.Module):
     Positional encodings are learnable per vertex type: one per input neuron and one
     per output neuron (added: those vertices are type 1), one per hidden layer
     (multiplied: keeps the type). Edge encodings are always multiplicative.
+
+    ``gate_width``: hidden width of the two gate MLPs that run on every edge (default
+    ``mlp_width``); they dominate the cost, and ``gate_width=width // 4`` is about the
+    official ScaleGMN parameter count. ``io_linear``: add a bias-free linear path to the
+    input/output vertex updates, so they can express affine maps exactly (the model of
+    the simulation theorem in ``proofs``). ``remat``: recompute each step's intermediates
+    in the backward pass instead of storing them (a third of the memory for about a
+    quarter more arithmetic). ``unroll``: ``lax.scan``'s unroll (``True`` unrolls every step,
+    e.g. so that XLA's cost analysis counts each step; it counts a scan body once).
     """
 
     embed_vertex: Linear
@@ -35,7 +46,8 @@ class GMNEncoder(eqx.Module):
     init_delta: eqx.nn.Linear | None
     layers: GMNLayer  # n_layers steps, parameters stacked on a leading axis (run with lax.scan)
     layout: Layout = eqx.field(static=True)
-    bidirectional: bool = eqx.field(static=True)
+    remat: bool = eqx.field(static=True)
+    unroll: int | bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -48,6 +60,10 @@ class GMNEncoder(eqx.Module):
         dropout: float = 0.0,
         permutation_only: bool = False,
         vertex_dim: int = 1,
+        gate_width: int | None = None,
+        io_linear: bool = False,
+        remat: bool = True,
+        unroll: int | bool = 1,
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -65,7 +81,8 @@ class GMNEncoder(eqx.Module):
         d, L = width, layout.num_layers
         k = jax.random.split(key, 10 + n_layers)
         self.layout = layout
-        self.bidirectional = bidirectional
+        self.remat = remat
+        self.unroll = unroll
         self.embed_vertex = Linear(vertex_dim, d, key=k[0], dtype=dtype)
         self.embed_edge = Linear(layout.edge_dim, d, key=k[1], dtype=dtype)
         self.pe_in = 0.1 * jax.random.normal(k[2], (layout.sizes[0], d), dtype)
@@ -77,8 +94,13 @@ class GMNEncoder(eqx.Module):
         self.init_h = ActivationBlock(d, d, key=k[8], dtype=dtype)
         self.init_delta = eqx.nn.Linear(d, d, key=k[9], dtype=dtype) if bidirectional else None
         self.layers = eqx.filter_vmap(
-            lambda kk: GMNLayer(d, mlp_width or d, bidirectional=bidirectional, dropout=dropout, key=kk, dtype=dtype)
+            lambda kk: make_layer(layout, d, mlp_width or d, bidirectional=bidirectional, d_gate=gate_width,
+                                  dropout=dropout, io_linear=io_linear, key=kk, dtype=dtype)
         )(k[10:])
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.layers.bidirectional
 
     def state_layout(self, graph: NeuralGraph) -> Layout:
         """The model's typing (its groups) at the graph's (possibly padded) sizes."""
@@ -111,7 +133,7 @@ class GMNEncoder(eqx.Module):
                 d = over_rows(self.init_delta, x) if (l == L and self.bidirectional) else jnp.zeros_like(x)
             else:
                 x = v * self.pe_hidden[l - 1]  # type q: multiplicative
-                h = self.init_h(x, layout.activation(l))  # type φ(q)
+                h = self.init_h(Typed(x, FeatureType.vertex(layout, l, IDENTITY, "x"))).array  # type φ(q)
                 d = jnp.zeros_like(x)  # type 1/q starts at zero
             xs.append(x * mask)
             hs.append(h * mask)
@@ -135,8 +157,13 @@ class GMNEncoder(eqx.Module):
             params, k = xs
             return eqx.combine(params, static)(s, key=k), None
 
+        if self.remat:
+            # keep only the state between steps; the backward pass recomputes a step's
+            # [edges, width] intermediates instead of storing them for every step
+            step = jax.checkpoint(step, prevent_cse=False)
+
         # one compiled step body, however many message-passing steps
-        state, _ = jax.lax.scan(step, state, (stacked, keys))
+        state, _ = jax.lax.scan(step, state, (stacked, keys), unroll=self.unroll)
         return state
 
     @property

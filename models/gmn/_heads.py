@@ -42,9 +42,9 @@ class InvariantHead(eqx.Module):
         k_pool, k_out = jax.random.split(key) if key is not None else (None, None)
         pooled = []
         for l in range(1, L):
-            parts = [self.inv_x(s.x[l], s.x_type(l)), self.inv_h(s.h[l], s.h_type(l))]
+            parts = [self.inv_x(s.vertex("x", l)).array, self.inv_h(s.vertex("h", l)).array]
             if self.inv_delta is not None:
-                parts.append(self.inv_delta(s.delta[l], s.delta_type(l)))
+                parts.append(self.inv_delta(s.vertex("delta", l)).array)
             p = self.pool(jnp.concatenate(parts, axis=-1), key=k_pool)
             pooled.append(jnp.einsum("nd,n->d", p, s.masks[l]))
         io = []

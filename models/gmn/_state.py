@@ -7,6 +7,7 @@ from jaxtyping import Array, Float
 
 from symm import IDENTITY, Character
 
+from models.gmn._typed import FeatureType, Typed
 from models.graph import Layout, StreamType
 
 Q = IDENTITY
@@ -38,6 +39,20 @@ class GMNState(eqx.Module):
 
     def edge_type(self, l: int) -> StreamType:
         return self.layout.edge_type(l)
+
+    # ---- typed views (static types from the layout; the arrays are the state's) -------------------
+    def character(self, stream: str, l: int) -> Character:
+        """How vertex stream ``stream`` of vertex layer ``l`` scales with the vertex's q."""
+        return {"x": Q, "h": self.layout.phi(l), "delta": INV_Q}[stream]
+
+    def vertex(self, stream: str, l: int) -> Typed:
+        array = {"x": self.x, "h": self.h, "delta": self.delta}[stream][l]
+        return Typed(array, FeatureType.vertex(self.layout, l, self.character(stream, l), stream))
+
+    def edge(self, l: int) -> Typed:
+        """Edges of weight layer ``l``: type q_dst / φ(q_src)."""
+        t = FeatureType.edge(self.layout, l, Q, self.layout.phi(l - 1).inverse(), "edge")
+        return Typed(self.edges[l - 1], t)
 
     def stream_characters(self, l: int) -> dict[str, Character]:
         """How each vertex stream of hidden layer ``l`` scales with the vertex's q."""
