@@ -27,7 +27,9 @@ class InrZooConfig:
     """How each INR is fitted; every field is recorded in the manifest.
 
     ``augment`` fits each image that many times from different seeds (the "augmented"
-    variant); ``limit`` keeps only the first images of the source. ``split`` gives the
+    variant); ``limit`` keeps only the first images of the source. ``shared_init`` starts
+    every INR from the same initialisation (as the MNIST-INR zoo does), so that weights of
+    different INRs are comparable coordinate by coordinate. ``split`` gives the
     train/val/test fractions of *images* (all refits of an image share its split),
     drawn with ``split_seed`` so that changing ``seed`` keeps the splits.
     """
@@ -43,6 +45,7 @@ class InrZooConfig:
     split: tuple[float, float, float] = (55 / 70, 5 / 70, 10 / 70)
     split_seed: int = 0
     shard_size: int = 1024
+    shared_init: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -183,7 +186,7 @@ def build_inr_zoo(
         for index in todo:
             rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
             image_index = rows // config.augment
-            seeds = network_seeds(config.seed, rows)
+            seeds = network_seeds(config.seed, np.zeros_like(rows) if config.shared_init else rows)
             # A short last shard is padded to the full shard size: one compilation serves every shard.
             pad = np.arange(config.shard_size) % len(rows) if len(rows) < config.shard_size else slice(None)
             params, psnr_init, psnr = fit_sirens(
