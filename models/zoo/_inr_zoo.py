@@ -28,7 +28,9 @@ class InrZooConfig:
 
     ``augment`` fits each image that many times from different seeds (the "augmented"
     variant); ``limit`` keeps a stratified subset of that many images (``select_images``,
-    seeded by ``split_seed``; recorded in the manifest as ``images``). ``split`` gives the
+    seeded by ``split_seed``; recorded in the manifest as ``images``). ``shared_init`` starts
+    every INR from the same initialisation (as the MNIST-INR zoo does), so that weights of
+    different INRs are comparable coordinate by coordinate. ``split`` gives the
     train/val/test fractions of *images* (all refits of an image share its split),
     drawn with ``split_seed`` so that changing ``seed`` keeps the splits.
     """
@@ -44,6 +46,7 @@ class InrZooConfig:
     split: tuple[float, float, float] = (55 / 70, 5 / 70, 10 / 70)
     split_seed: int = 0
     shard_size: int = 1024
+    shared_init: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -235,7 +238,7 @@ def build_inr_zoo(
             rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
             position = rows // config.augment
             image_index = chosen[position]
-            seeds = network_seeds(config.seed, rows)
+            seeds = network_seeds(config.seed, np.zeros_like(rows) if config.shared_init else rows)
             # A short last shard is padded to the full shard size: one compilation serves every shard.
             pad = np.arange(shard_size) % len(rows) if len(rows) < shard_size else slice(None)
             params, psnr_init, psnr = fit_sirens(

@@ -1,0 +1,148 @@
+"""The three ScaleGMN tasks, every model, 3 seeds: builds its zoos, trains, prints the table, plots.
+
+    .venv/bin/python benchmarks/tasks.py --scale small --out out/tasks
+
+Every method gets the same metanetwork size, data, epochs and loop (``models.train.fit``);
+the test score is taken at the best validation epoch. Runs resume: a second call
+reuses the zoos and finished seeds in ``--out``. ``--scale paper`` is the paper's
+metanetwork size on the largest bundled zoo, for a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from models.train import MODELS, FitConfig, ModelSize, load_task, predict, read_results, results_table, train_task
+from models.zoo import CnnZooConfig, InrZooConfig, build_cnn_zoo, build_inr_zoo, load_source
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    source: str
+    inr: InrZooConfig
+    cnn: CnnZooConfig
+    size: ModelSize
+    epochs: int
+    edit_epochs: int
+    edit_limit: int | None  # INRs per split for editing (rendering every edit costs the most)
+    batch: int = 32
+
+
+SCALES = {
+    "tiny": Scale("digits", InrZooConfig(hidden=(8, 8), steps=50, limit=160, shared_init=True, shard_size=160),
+                  CnnZooConfig(n=64, channels=(4, 4, 4), steps=(20, 200), checkpoints=2, shard_size=64),
+                  ModelSize(8, 1), epochs=3, edit_epochs=2, edit_limit=32, batch=16),
+    "small": Scale("digits", InrZooConfig(hidden=(16, 16), steps=200, shared_init=True, shard_size=1797),
+                   CnnZooConfig(n=256, channels=(8, 8, 8), steps=(50, 400), checkpoints=2, shard_size=256),
+                   ModelSize(16, 2), epochs=10, edit_epochs=4, edit_limit=128),
+    "paper": Scale("mnist5k", InrZooConfig(shared_init=True, shard_size=1024),
+                   CnnZooConfig(n=2000, shard_size=500), ModelSize(128, 4), epochs=100, edit_epochs=50, edit_limit=None,
+                   batch=64),
+}
+LR = (1e-3, 3e-3)  # chosen per model and task on the validation split (seed 0)
+
+
+def build_zoos(scale: Scale, out: Path) -> dict[str, Path]:
+    source = load_source(scale.source)
+    build_inr_zoo(source, out / "zoo-inr", scale.inr)
+    build_cnn_zoo(source, out / "zoo-cnn", scale.cnn)
+    return {"inr": out / "zoo-inr", "cnn": out / "zoo-cnn"}
+
+
+def choose_lr(task, data, model, scale, config, out: Path, zoo) -> float:
+    """The learning rate with the best validation score of seed 0 (test never looked at)."""
+    best = None
+    for lr in LR:
+        record = train_task(task, zoo, model, out / f"lr-{lr:g}", seeds=1, size=scale.size,
+                            config=dataclasses.replace(config, lr=lr), data=data)[0]
+        if best is None or data.better(record["val"], best[1]):
+            best = (lr, record["val"])
+    return best[0]
+
+
+def run(scale_name: str, out: Path, models=MODELS, tasks=("classify", "generalisation", "edit"), seeds: int = 3,
+        tune: bool = True) -> list[dict]:
+    scale = SCALES[scale_name]
+    start = time.perf_counter()
+    zoos = build_zoos(scale, out)
+    print(f"zoos ready in {time.perf_counter() - start:.0f} s", flush=True)
+    records = []
+    for task in tasks:
+        if task == "generalisation":
+            subsets = scale.cnn.activations
+        else:
+            subsets = (None,)
+        for subset in subsets:
+            zoo = zoos["cnn" if task == "generalisation" else "inr"]
+            data = load_task(task, zoo, subset=subset, limit=scale.edit_limit if task == "edit" else None)
+            epochs = scale.edit_epochs if task == "edit" else scale.epochs
+            config = FitConfig(epochs=epochs, batch_size=scale.batch)
+            for model in models:
+                where = out / "runs" / f"{task}{'-' + subset if subset else ''}" / model
+                lr = choose_lr(task, data, model, scale, config, where / "tune", zoo) if tune else config.lr
+                t = time.perf_counter()
+                records += train_task(task, zoo, model, where / "final", seeds=seeds, size=scale.size,
+                                      config=dataclasses.replace(config, lr=lr), data=data, progress=False)
+                last = records[-seeds:]
+                print(f"{task:<14} {subset or '':<5} {model:<15} lr {lr:g}  test "
+                      f"{np.mean([r['test'] for r in last]):.4f} ± {np.std([r['test'] for r in last]):.4f}  "
+                      f"({time.perf_counter() - t:.0f} s)", flush=True)
+    print(f"\ntotal {time.perf_counter() - start:.0f} s\n")
+    return records
+
+
+def plot(out: Path, records: list[dict]) -> list[Path]:
+    """Learning curves, the ScaleGMN confusion matrix, predicted-vs-true accuracy, edited images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    tasks = sorted({(r["task"], r["zoo_label"]) for r in records})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
+    for ax, (task, label) in zip(axes[0], tasks):
+        for r in records:
+            if (r["task"], r["zoo_label"]) == (task, label) and r["seed"] == 0:
+                run_dir = Path(r["run_dir"])
+                history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+                ax.plot([h["val"] for h in history], label=r["model"])
+        ax.set(title=f"{task}: {label}", xlabel="epoch", ylabel=f"validation {r['metric']}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out / "learning_curves.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=tuple(SCALES), default="small")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--tasks", default="classify,generalisation,edit")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--no-tune", action="store_true", help=f"skip the validation choice of lr among {LR}")
+    args = parser.parse_args(argv)
+    out = Path(args.out or f"out/tasks-{args.scale}")
+    out.mkdir(parents=True, exist_ok=True)
+    records = run(args.scale, out, tuple(args.models.split(",")), tuple(args.tasks.split(",")), args.seeds,
+                  not args.no_tune)
+    table = results_table(records)
+    print(table)
+    (out / "results.md").write_text(table + "\n")
+    for path in plot(out, records):
+        print(f"figure: {path}")
+
+
+if __name__ == "__main__":
+    main()

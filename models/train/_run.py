@@ -1,0 +1,68 @@
+"""A task run: train one model on one zoo for several seeds, stress-test it, record the result.
+
+A run folder ``RUN`` holds ``seed-0/``, ``seed-1/``, ...; each has ``config.json``,
+``metrics.jsonl`` (one JSON line per epoch), ``checkpoint.eqx`` and, once finished,
+``result.json`` with the test score at the best validation epoch and the stress test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from models.train._checkpoint import atomic_write_text
+from models.train._fit import FitConfig, fit
+from models.train._models import AUGMENTED, build_model
+from models.train._stress import stress_test
+from models.train._tasks import TaskData, load_task
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSize:
+    """The same size for every method: ``width`` channels, ``n_layers`` message-passing / hidden layers."""
+
+    width: int = 32
+    n_layers: int = 2
+    branches: int = 1
+
+
+def train_seed(data: TaskData, model_name: str, seed: int, *, size: ModelSize, config: FitConfig, out: Path,
+               zoo: str, dtype=jnp.float32, progress: bool = True) -> dict:
+    """One seed: build, ``fit`` (resumable in ``out``), stress-test; writes and returns ``result.json``."""
+    config = dataclasses.replace(config, seed=seed, augment=model_name in AUGMENTED)
+    model = build_model(model_name, data, width=size.width, n_layers=size.n_layers, branches=size.branches,
+                        key=jax.random.fold_in(jax.random.key(seed), 17), dtype=dtype)
+    identity = {"task": data.task, "zoo": str(zoo), "model": model_name, **dataclasses.asdict(size),
+                "dtype": str(jnp.dtype(dtype))}
+    start = time.perf_counter()
+    result = fit(data, model, config, run_dir=out, identity=identity, progress=progress)
+    stress = stress_test(result.model, data, jax.random.fold_in(jax.random.key(seed), 29),
+                         batch_size=config.batch_size)
+    record = {
+        **identity, "seed": seed, "metric": data.metric_name, "higher_is_better": data.higher_is_better,
+        "val": result.val, "test": result.test, "best_epoch": result.best_epoch, "epochs": len(result.history),
+        "stopped_early": result.stopped_early, "stress": stress, "seconds": time.perf_counter() - start,
+        "n": {split: data.size(split) for split in ("train", "val", "test")}, "description": data.description,
+        "zoo_label": data.label, "run_dir": str(out),
+    }
+    atomic_write_text(out / "result.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return record
+
+
+def train_task(task: str, zoo: str | Path, model_name: str, out: str | Path, *, seeds: int = 3,
+               size: ModelSize = ModelSize(), config: FitConfig = FitConfig(), subset: str | None = None,
+               dtype=jnp.float32, progress: bool = True, data: TaskData | None = None) -> list[dict]:
+    """``seeds`` runs of ``model_name`` on ``task`` into ``out/seed-<s>``."""
+    data = load_task(task, zoo, subset=subset, dtype=np.dtype(dtype)) if data is None else data
+    out = Path(out)
+    return [train_seed(data, model_name, s, size=size, config=config, out=out / f"seed-{s}", zoo=str(zoo),
+                       dtype=dtype, progress=progress) for s in range(seeds)]
+
+
+__all__ = ["ModelSize", "train_seed", "train_task"]

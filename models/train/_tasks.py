@@ -1,0 +1,169 @@
+"""The three ScaleGMN tasks on our zoos: what is predicted, its loss and its metric.
+
+A task turns a zoo into three splits of ``(params, targets)`` (numpy, leading axis =
+networks) and says how a metanetwork's output is scored. Editing is the one task whose
+output lives in the weight space: the edited INR is rendered and compared pixel by pixel
+with the morphological dilation of the original INR's image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from models.train._metrics import accuracy, kendall_tau, pixel_mse
+
+TASKS = ("classify", "generalisation", "edit")
+ZOO_KIND = {"classify": "inr", "generalisation": "cnn", "edit": "inr"}
+CNN_SUBSETS = ("relu", "tanh")
+
+
+class TaskError(ValueError):
+    """A zoo or option that does not fit the task; the message names the problem and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Render:
+    """How an edited SIREN is drawn: its pixel grid and ω0 (static, hashable)."""
+
+    height: int
+    width: int
+    channels: int
+    omega0: float
+
+
+@dataclasses.dataclass
+class TaskData:
+    """One task on one zoo: the weight space, the three splits and how to score them."""
+
+    task: str
+    space: Any
+    splits: dict[str, tuple[Any, np.ndarray]]
+    out_size: int | None  # None: the output is an edit in the weight space
+    render: Render | None = None
+    description: str = ""
+    label: str = ""  # short name of the zoo (and CNN subset) for tables
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.task != "edit"
+
+    @property
+    def metric_name(self) -> str:
+        return {"classify": "accuracy", "generalisation": "kendall_tau", "edit": "pixel_mse"}[self.task]
+
+    def loss(self, outputs, targets):
+        """The training objective (jax): cross-entropy, MSE on the accuracy, pixel MSE."""
+        if self.task == "classify":
+            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(outputs, targets))
+        if self.task == "generalisation":
+            return jnp.mean((outputs[:, 0] - targets) ** 2)
+        return jnp.mean((outputs - targets) ** 2)
+
+    def metric(self, outputs: np.ndarray, targets: np.ndarray) -> float:
+        if self.task == "classify":
+            return accuracy(outputs, targets)
+        if self.task == "generalisation":
+            return kendall_tau(outputs[:, 0], targets)
+        return pixel_mse(outputs, targets)
+
+    def better(self, a: float, b: float | None) -> bool:
+        """Is score ``a`` strictly better than ``b`` (``None``: nothing yet)?"""
+        if b is None:
+            return True
+        if np.isnan(a):
+            return False
+        return a > b if self.higher_is_better else a < b
+
+    def size(self, split: str) -> int:
+        return len(self.splits[split][1])
+
+
+def _params(zoo, index, dtype) -> tuple:
+    return tuple((np.asarray(w[index], dtype), np.asarray(b[index], dtype)) for w, b in zoo.params)
+
+
+def dilate(images: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Grey-scale morphological dilation of ``[N, H, W, C]`` images with a square footprint."""
+    from skimage.morphology import dilation, footprint_rectangle
+
+    footprint = footprint_rectangle((2 * radius + 1, 2 * radius + 1))
+    return np.stack([np.stack([dilation(im[..., c], footprint) for c in range(im.shape[-1])], -1) for im in images])
+
+
+def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtype=np.float32,
+              limit: int | None = None) -> TaskData:
+    """Read the zoo in ``zoo_dir`` for ``task``; bad input raises ``TaskError`` with one clear line."""
+    from models.zoo import ZooFormatError, load_zoo
+
+    if task not in TASKS:
+        raise TaskError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
+    zoo_dir = Path(zoo_dir)
+    if not zoo_dir.exists():
+        raise TaskError(f"{zoo_dir}: no such zoo; build one with `symm zoo {ZOO_KIND[task]} --out {zoo_dir}`")
+    try:
+        zoo = load_zoo(zoo_dir)
+    except ZooFormatError as error:
+        raise TaskError(str(error)) from None
+    if zoo.kind != ZOO_KIND[task]:
+        raise TaskError(f"{zoo_dir} is a {zoo.kind} zoo but the {task} task needs a {ZOO_KIND[task]} zoo "
+                        f"(`symm zoo {ZOO_KIND[task]}`)")
+    if task == "generalisation":
+        names = zoo.generator["architecture"]["activations"]
+        if subset is None:
+            used = sorted({names[int(i)] for i in zoo["activation"]})
+            if len(used) > 1:
+                raise TaskError(f"{zoo_dir} mixes the activations {used}; pick one with --activation {used[0]}")
+            subset = used[0]
+        if subset not in names:
+            raise TaskError(f"{zoo_dir} holds {names} networks, not {subset!r}; use --activation {names[0]}")
+        zoo = zoo.where_activation(subset)
+    elif subset is not None:
+        raise TaskError(f"--activation selects a CNN subset; the {task} task has none")
+    space = zoo.weight_space()
+    split = np.asarray(zoo["split"])
+    splits = {}
+    render = None
+    for code, name in enumerate(("train", "val", "test")):
+        index = np.flatnonzero(split == code)
+        if limit is not None:
+            index = index[:limit]
+        if len(index) == 0:
+            raise TaskError(f"{zoo_dir} has no {name} networks; rebuild it with a non-zero {name} fraction")
+        params = _params(zoo, index, dtype)
+        if task == "classify":
+            targets = np.asarray(zoo["label"][index], np.int32)
+        elif task == "generalisation":
+            targets = np.asarray(zoo["test_accuracy"][index], dtype)
+        else:
+            from models.zoo import reconstruct
+
+            height, width, channels = zoo.generator["source"]["shape"]
+            render = Render(int(height), int(width), int(channels), float(zoo.generator["architecture"]["omega0"]))
+            original = reconstruct(zoo, index, height, width)
+            targets = dilate(original).reshape(len(index), -1).astype(dtype)
+        splits[name] = (params, targets)
+    out_size = int(zoo["label"].max()) + 1 if task == "classify" else (1 if task == "generalisation" else None)
+    text = f"{task} on {zoo_dir} ({zoo.kind}{', ' + subset if subset else ''}; {space})"
+    label = zoo_dir.name + (f" ({subset})" if subset else "")
+    return TaskData(task, space, splits, out_size, render, text, label)
+
+
+def render_edit(render: Render, params, delta) -> jax.Array:
+    """The edited SIREN ``params + delta`` drawn on its pixel grid, flattened, in [0, 1] units."""
+    from models.inr import siren_apply
+    from models.zoo import pixel_grid
+
+    edited = tuple((w + dw.astype(w.dtype), b + db.astype(b.dtype)) for (w, b), (dw, db) in zip(params, delta))
+    coords = pixel_grid(render.height, render.width).astype(params[0][0].dtype)
+    out = jax.vmap(lambda c: siren_apply(edited, c, omega0=render.omega0))(coords)
+    return ((out + 1.0) / 2.0).reshape(-1)
+
+
+__all__ = ["CNN_SUBSETS", "TASKS", "Render", "TaskData", "TaskError", "dilate", "load_task", "render_edit"]
