@@ -143,7 +143,8 @@ FLOATS = st.floats(-2.0, 2.0, allow_nan=False, width=64)
 MAGNITUDES = st.floats(0.25, 4.0, width=64)
 
 
-def _group_scales(group: str, magnitude: np.ndarray, sign: np.ndarray) -> np.ndarray:
+def _group_scales(group, magnitude: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    group = str(group)
     if group == "positive":
         return magnitude
     if group == "sign":

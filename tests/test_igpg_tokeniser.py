@@ -17,7 +17,7 @@ def spaces(draw):
     if draw(st.booleans()):
         depth = draw(st.integers(1, 3))
         sizes = draw(st.lists(st.integers(1, 5), min_size=depth + 1, max_size=depth + 1))
-        return symm.WeightSpace.mlp(sizes, "relu")
+        return symm.WeightSpace.mlp(sizes, "relu" if depth > 1 else ())
     channels = draw(st.lists(st.integers(1, 3), min_size=2, max_size=3))
     return symm.WeightSpace.cnn(channels=channels, dense=(draw(st.integers(1, 3)),), kernel_size=draw(st.sampled_from([1, 3])),
                                 activations="tanh")

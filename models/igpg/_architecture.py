@@ -104,7 +104,7 @@ class Architecture:
                 channels=(n_in, *(c for _, c in self.convs)), dense=self.dense,
                 kernel_size=tuple(k for k, _ in self.convs), activations=self.activation,
             )
-        return symm.WeightSpace.mlp((n_in, *self.dense), self.activation)
+        return symm.WeightSpace.mlp((n_in, *self.dense), self.activation if len(self.dense) > 1 else ())
 
     def word_features(self) -> tuple[Float[np.ndarray, "w f"], np.ndarray]:
         """``[MAX_WORDS, WORD_FEATURES]`` numeric word features and the mask of real words."""
