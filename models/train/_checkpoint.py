@@ -10,11 +10,12 @@ checkpoint, never a mix of two epochs.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import equinox as eqx
+
+from models.zoo._storage import _atomic_write_bytes
 
 FORMAT = "symm-train-checkpoint"
 NAME = "checkpoint.eqx"
@@ -25,14 +26,8 @@ class CheckpointMismatch(ValueError):
 
 
 def atomic_write(path: Path, write) -> None:
-    """``write(file)`` into ``path.tmp``, fsync, then rename over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as file:
-        write(file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, path)
+    """``write(file)`` into ``path.tmp``, fsync, then rename over ``path`` (the zoo's atomic write)."""
+    _atomic_write_bytes(Path(path), write)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
