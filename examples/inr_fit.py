@@ -33,7 +33,7 @@ def main(size: int = 64, steps: int = 1000, width: int = 256, depth: int = 3, *,
     curves, recs, final = {}, {}, {}
     for label, (model, lr) in models.items():
         res = fit(model, coords, target, optimizer=optax.adam(lr), steps=steps, record_every=record_every,
-                  metric=psnr_01)
+                  metric=psnr_01, desc=f"{label} on the photo")
         curves[label] = (res.trajectory.steps, res.trajectory.metric)
         recs[label] = np.asarray(jax.vmap(res.model)(coords)).reshape(img.shape)
         final[label] = float(res.trajectory.metric[-1])

@@ -193,3 +193,14 @@ def test_weight_space_activation_follows_omega0(digits, key):
     # Negative check: the default ω0 = 30 space is a different function.
     other = symm.WeightSpace.mlp(tuple(arch["sizes"]), "sin")
     assert not np.allclose(np.asarray(other.apply(params, x)), np.asarray(siren_apply(params, x, omega0=15.0)))
+
+
+def test_a_zoo_that_will_take_hours_says_so_after_its_first_shard(digits, tmp_path, capsys, monkeypatch):
+    from models import _progress
+
+    build_inr_zoo(digits, tmp_path / "quick", CONFIG, progress=True)
+    err = capsys.readouterr().err
+    assert "INR zoo of digits" in err and "hours" not in err  # a named bar, and no warning for a quick zoo
+    monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 1e-9)
+    build_inr_zoo(digits, tmp_path / "slow", CONFIG, progress=True)
+    assert "INR zoo of digits: about" in capsys.readouterr().err

@@ -120,7 +120,7 @@ def run_fit(args) -> int:
             "softplus-ff": lambda s, key: softplus(s, key=key, fourier=True)}[args.model]
     model = make(sizes, key=jax.random.key(args.seed))
     out = fit(model, coords, target, optimizer=optax.adam(args.lr), steps=args.steps,
-              record_every=args.record_every, metric=psnr_pm1, progress=True)
+              record_every=args.record_every, metric=psnr_pm1, progress=True, desc=f"{args.model} on {label}")
     t = out.trajectory
     dest = Path(args.out)
     summary = {"signal": label, "model": args.model, "sizes": list(sizes), "steps": args.steps,

@@ -179,7 +179,7 @@ def pretrain_manager(model: NeuralExperts, coords: Float[Array, "n d"], *, key: 
     soft = (1.0 - smoothing) * onehot + smoothing / model.n_experts  # PyTorch's label_smoothing
     out = fit(model, coords, soft, optimizer=optax.adam(learning_rate), steps=steps, record_every=record_every,
               loss=manager_pretrain_loss, predict_fn=_manager_logits, metric=_agreement,
-              checkpoint=checkpoint, progress=progress)
+              checkpoint=checkpoint, progress=progress, desc="Neural Experts: manager pre-training")
     return out.model, out.trajectory
 
 
@@ -194,7 +194,8 @@ def expert_labels(params) -> object:
 def train_experts(model: NeuralExperts, coords: Float[Array, "n d"], target: Float[Array, "n c"], *,
                   steps: int = 30_000, learning_rate: float = 1e-5, decay: float = 0.9999,
                   experts_only: float = 0.2, record_every: int = 500, metric=psnr_pm1,
-                  checkpoint_dir=None, progress: bool = True) -> tuple[NeuralExperts, Trajectory]:
+                  checkpoint_dir=None, progress: bool = True,
+                  desc: str = "Neural Experts") -> tuple[NeuralExperts, Trajectory]:
     """The paper's schedule: Adam, lr ``learning_rate · decay^step``, full batch.
 
     For the first ``1 - experts_only`` of the steps everything trains on the q-weighted
@@ -210,7 +211,7 @@ def train_experts(model: NeuralExperts, coords: Float[Array, "n d"], target: Flo
     schedule = optax.exponential_decay(learning_rate, transition_steps=1, decay_rate=decay)
     first = fit(model, coords, target, optimizer=optax.adam(schedule), steps=stage1, record_every=record_every,
                 loss=experts_loss, predict_fn=experts_predict, metric=metric, checkpoint=ckpt("stage1.eqx"),
-                progress=progress)
+                progress=progress, desc=f"{desc}: all parts")
     if stage1 == steps:
         return first.model, first.trajectory
     heads = optax.multi_transform(
@@ -219,7 +220,7 @@ def train_experts(model: NeuralExperts, coords: Float[Array, "n d"], target: Flo
     )
     second = fit(first.model, coords, target, optimizer=heads, steps=steps - stage1, record_every=record_every,
                  loss=experts_loss, predict_fn=experts_predict, metric=metric, checkpoint=ckpt("stage2.eqx"),
-                 progress=progress)
+                 progress=progress, desc=f"{desc}: experts only")
     t1, t2 = first.trajectory, second.trajectory
     traj = Trajectory(np.concatenate([t1.steps, t2.steps[1:] + stage1]),
                       np.concatenate([t1.metric, t2.metric[1:]]), np.concatenate([t1.loss, t2.loss[1:]]))
@@ -292,9 +293,9 @@ def train_model(name: str, model, coords, target, *, steps: int = 30_000, learni
     if isinstance(model, NeuralExperts):
         return train_experts(model, coords, target, steps=steps, learning_rate=learning_rate, decay=decay,
                              record_every=record_every, metric=metric, checkpoint_dir=checkpoint_dir,
-                             progress=progress)
+                             progress=progress, desc=name)
     schedule = optax.exponential_decay(learning_rate, transition_steps=1, decay_rate=decay)
     ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{name}.eqx"
     out = fit(model, coords, target, optimizer=optax.adam(schedule), steps=steps, record_every=record_every,
-              loss=scaled_mse, metric=metric, checkpoint=ckpt, progress=progress)
+              loss=scaled_mse, metric=metric, checkpoint=ckpt, progress=progress, desc=name)
     return out.model, out.trajectory

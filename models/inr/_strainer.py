@@ -49,7 +49,8 @@ class Strainer(eqx.Module):
 
 def train_strainer(model: Strainer, coords: Float[Array, "p d"], targets: Float[Array, "n p c"], *,
                    steps: int = 5000, learning_rate: float = 1e-4, record_every: int = 100,
-                   checkpoint=None, progress: bool = True) -> tuple[Strainer, Trajectory]:
+                   checkpoint=None, progress: bool = True,
+                   desc: str = "STRAINER encoder") -> tuple[Strainer, Trajectory]:
     """Joint full-batch fit of the shared encoder and all heads (Adam, constant lr).
 
     The metric is the [0,1]-convention PSNR of the pooled error over all images."""
@@ -59,7 +60,8 @@ def train_strainer(model: Strainer, coords: Float[Array, "p d"], targets: Float[
     # points first, as fit expects: the model maps one point to [n_images, c], so the plain
     # MSE over [points, n_images, c] is the mean over heads of each image's MSE (the demo's loss)
     out = fit(model, coords, jnp.swapaxes(targets, 0, 1), optimizer=optax.adam(learning_rate), steps=steps,
-              record_every=record_every, loss=mse_loss, metric=psnr_01, checkpoint=checkpoint, progress=progress)
+              record_every=record_every, loss=mse_loss, metric=psnr_01, checkpoint=checkpoint, progress=progress,
+              desc=desc)
     return out.model, out.trajectory
 
 
@@ -122,13 +124,14 @@ def strainer_protocol(train_images: np.ndarray, test_images: np.ndarray, *, key:
     kw = dict(width=width, shared_layers=shared_layers)
     s10, _ = train_strainer(Strainer(coords.shape[1], c, train.shape[0], key=k10, **kw), coords, train,
                             steps=train_steps, learning_rate=learning_rate, record_every=train_steps or 1,
-                            progress=progress)
+                            progress=progress, desc=f"STRAINER-{train.shape[0]} encoder")
     s1, _ = train_strainer(Strainer(coords.shape[1], c, 1, key=k1, **kw), coords, train[:1],
                            steps=train_steps, learning_rate=learning_rate, record_every=train_steps or 1,
-                           progress=progress)
+                           progress=progress, desc="STRAINER-1 encoder")
     sizes = (coords.shape[1],) + (width,) * shared_layers + (c,)
     donor = fit(siren(sizes, key=kft), coords, train[0], optimizer=optax.adam(learning_rate), steps=train_steps,
-                record_every=train_steps or 1, metric=psnr_01, progress=progress).model
+                record_every=train_steps or 1, metric=psnr_01, progress=progress,
+                desc="SIREN to fine-tune").model
     optimizer = optax.adam(learning_rate)  # one object, so every test-time fit reuses one compilation
     psnr = {m: [] for m in METHODS}
     steps = None
@@ -137,7 +140,8 @@ def strainer_protocol(train_images: np.ndarray, test_images: np.ndarray, *, key:
                  "strainer_1": transfer(s1, key=kimg), "strainer_10": transfer(s10, key=kimg)}
         for name, model in inits.items():
             out = fit(model, coords, test[i], optimizer=optimizer, steps=test_steps,
-                      record_every=record_every, metric=psnr_01, progress=progress)
+                      record_every=record_every, metric=psnr_01, progress=progress,
+                      desc=f"{name} on test image {i + 1}/{test.shape[0]}")
             psnr[name].append(out.trajectory.metric)
             steps = out.trajectory.steps
     return TransferResult(steps, {m: np.stack(v) for m, v in psnr.items()})

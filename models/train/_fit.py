@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from models._progress import warn_if_long
 from models.gmn import make_train_step, warmup_adamw
 from models.train._checkpoint import NAME, CheckpointMismatch, atomic_write_text, load_checkpoint, save_checkpoint
 from models.train._parallel import data_mesh, replicate, shard_batch
@@ -149,9 +150,10 @@ def fit(data: TaskData, model, config: FitConfig = FitConfig(), *, run_dir: str 
         return loss, data.metric(out, targets)
 
     total = config.epochs * steps
+    name = str(run_config.get("model", "fit"))
     done_steps = header["epoch"] * steps
     with tqdm(total=total, initial=done_steps, unit="step", disable=not progress or header["done"],
-              desc=str(run_config.get("model", "fit"))) as bar:
+              desc=name) as bar:
         while not header["done"] and header["epoch"] < config.epochs:
             epoch = header["epoch"]
             start = time.perf_counter()
@@ -186,6 +188,10 @@ def fit(data: TaskData, model, config: FitConfig = FitConfig(), *, run_dir: str 
             header["done"] = header["epoch"] >= config.epochs or (
                 config.patience is not None and header["stale"] >= config.patience)
             bar.set_postfix(loss=f"{np.mean(losses):.4f}", val=f"{header['best_val']:.4f}")
+            if progress and epoch == done_steps // steps and not header["done"]:  # the first epoch of this run
+                warn_if_long(name, (time.perf_counter() - start) * (config.epochs - header["epoch"]),
+                             advice="fewer epochs, a smaller zoo or a GPU make it shorter"
+                             + ("; stopped, it resumes from its last epoch" if ckpt is not None else ""))
             if ckpt is not None:
                 state = {"model": model, "best": best, "opt_state": opt_state, "key": jax.random.key_data(key)}
                 save_checkpoint(ckpt, header, state)

@@ -11,6 +11,7 @@ fractions of its own training run (the first is the initialisation, the last the
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import equinox as eqx
@@ -19,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from models._progress import warn_if_long
 from models.zoo._sources import ImageSource
 from models.zoo._storage import ShardWriter, Zoo, flatten_params, layout_entry, load_zoo, param_layout
 
@@ -283,8 +285,9 @@ def build_cnn_zoo(
     data = (to_nchw(train_idx), jnp.asarray(labels[train_idx]), to_nchw(test_idx), jnp.asarray(labels[test_idx]))
     todo = writer.pending()
     with tqdm(total=config.n, initial=config.n - sum(len(writer.rows(i)) for i in todo), unit="CNN",
-              disable=not progress) as bar:
-        for index in todo:
+              disable=not progress, desc=f"CNN zoo on {source.name}") as bar:
+        for count, index in enumerate(todo):
+            clock = time.perf_counter()
             rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
             pad = np.arange(writer.shard_size) % len(rows) if len(rows) < writer.shard_size else slice(None)
             seeds = network_seeds(config.seed, rows)
@@ -313,4 +316,8 @@ def build_cnn_zoo(
             )
             bar.update(len(rows))
             bar.set_postfix(acc=f"{float(np.mean(test_acc[:, -1])):.3f}")
+            if count == 0 and progress:  # the first shard also compiles: an upper bound
+                warn_if_long(f"CNN zoo on {source.name}", (time.perf_counter() - clock) * (len(todo) - 1),
+                             advice="fewer networks (-n), fewer steps or a GPU make it shorter; "
+                             "stopped, it resumes from its finished shards")
     return load_zoo(out)

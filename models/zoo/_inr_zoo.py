@@ -9,12 +9,14 @@ initialisation, coordinates on a [-1, 1]² grid. Pixels are fitted as values in 
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import equinox as eqx
 import jax
 import numpy as np
 
+from models._progress import warn_if_long
 from models.inr import siren_apply, siren_init
 from models.zoo._sources import ImageSource, select_images
 from models.zoo._storage import SPLITS, ShardWriter, Zoo, flatten_params, layout_entry, load_zoo, param_layout
@@ -233,8 +235,10 @@ def build_inr_zoo(
     writer = ShardWriter(out, kind="inr", generator=inr_generator(config, source), layout=layout, n=n, shard_size=shard_size)
     image_split = split_of_images(n_images, config.split, config.split_seed)
     todo = writer.pending()
-    with tqdm(total=n, initial=n - sum(len(writer.rows(i)) for i in todo), unit="INR", disable=not progress) as bar:
-        for index in todo:
+    with tqdm(total=n, initial=n - sum(len(writer.rows(i)) for i in todo), unit="INR", disable=not progress,
+              desc=f"INR zoo of {source.name}") as bar:
+        for count, index in enumerate(todo):
+            clock = time.perf_counter()
             rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
             position = rows // config.augment
             image_index = chosen[position]
@@ -262,6 +266,10 @@ def build_inr_zoo(
             )
             bar.update(len(rows))
             bar.set_postfix(psnr=f"{float(np.mean(psnr)):.1f}dB")
+            if count == 0 and progress:  # the first shard also compiles: an upper bound
+                warn_if_long(f"INR zoo of {source.name}", (time.perf_counter() - clock) * (len(todo) - 1),
+                             advice="fewer images (--limit), fewer steps or a GPU make it shorter; "
+                             "stopped, it resumes from its finished shards")
     return load_zoo(out)
 
 
