@@ -1,8 +1,11 @@
 """The three ScaleGMN tasks, every model, 3 seeds: builds its zoos, trains, prints the table, plots.
 
     .venv/bin/python benchmarks/tasks.py --scale small --out out/tasks
+    .venv/bin/python benchmarks/tasks.py --scale small --tasks classify --compare-canonical
 
-Every method gets the same metanetwork size, data, epochs and loop (``models.train.fit``);
+Only the zoos that the chosen tasks need are built. ``--canonicalise`` trains every model
+on canonicalised networks (``load_task(canonicalise=True)``); ``--compare-canonical`` runs
+each task both ways and prints a with / without table. Every method gets the same metanetwork size, data, epochs and loop (``models.train.fit``);
 the test score is taken at the best validation epoch. Runs resume: a second call
 reuses the zoos and finished seeds in ``--out``. ``--scale paper`` is the paper's
 metanetwork size on the largest bundled zoo, for a GPU.
@@ -12,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
+import os
 import time
 from pathlib import Path
 
@@ -20,7 +25,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.train import MODELS, FitConfig, ModelSize, load_task, predict, read_results, results_table, train_task
+from models.train import (
+    AUGMENTED, MODELS, TASKS, ZOO_KIND, FitConfig, ModelSize, load_task, predict, read_results, results_table,
+    train_task,
+)
 from models.zoo import CnnZooConfig, InrZooConfig, build_cnn_zoo, build_inr_zoo, load_source
 
 
@@ -50,11 +58,15 @@ SCALES = {
 LR = (1e-3, 3e-3)  # chosen per model and task on the validation split (seed 0)
 
 
-def build_zoos(scale: Scale, out: Path) -> dict[str, Path]:
+def build_zoos(scale: Scale, out: Path, tasks=TASKS) -> dict[str, Path]:
+    """The zoos that ``tasks`` read (``ZOO_KIND``), built or reused in ``out``."""
+    kinds = {ZOO_KIND[task] for task in tasks}
     source = load_source(scale.source)
-    build_inr_zoo(source, out / "zoo-inr", scale.inr)
-    build_cnn_zoo(source, out / "zoo-cnn", scale.cnn)
-    return {"inr": out / "zoo-inr", "cnn": out / "zoo-cnn"}
+    builders = {"inr": (build_inr_zoo, scale.inr), "cnn": (build_cnn_zoo, scale.cnn)}
+    for kind in sorted(kinds):
+        build, config = builders[kind]
+        build(source, out / f"zoo-{kind}", config)
+    return {kind: out / f"zoo-{kind}" for kind in sorted(kinds)}
 
 
 def choose_lr(task, data, model, scale, config, out: Path, zoo) -> float:
@@ -69,10 +81,11 @@ def choose_lr(task, data, model, scale, config, out: Path, zoo) -> float:
 
 
 def run(scale_name: str, out: Path, models=MODELS, tasks=("classify", "generalisation", "edit"), seeds: int = 3,
-        tune: bool = True) -> list[dict]:
+        tune: bool = True, canonical=(False,)) -> list[dict]:
+    """Every task x model x canonicalisation in ``canonical`` (``(False,)``, ``(True,)`` or both)."""
     scale = SCALES[scale_name]
     start = time.perf_counter()
-    zoos = build_zoos(scale, out)
+    zoos = build_zoos(scale, out, tasks)
     print(f"zoos ready in {time.perf_counter() - start:.0f} s", flush=True)
     records = []
     for task in tasks:
@@ -80,23 +93,46 @@ def run(scale_name: str, out: Path, models=MODELS, tasks=("classify", "generalis
             subsets = scale.cnn.activations
         else:
             subsets = (None,)
-        for subset in subsets:
-            zoo = zoos["cnn" if task == "generalisation" else "inr"]
-            data = load_task(task, zoo, subset=subset, limit=scale.edit_limit if task == "edit" else None)
+        for subset, canonicalise in itertools.product(subsets, canonical):
+            zoo = zoos[ZOO_KIND[task]]
+            data = load_task(task, zoo, subset=subset, limit=scale.edit_limit if task == "edit" else None,
+                             canonicalise=canonicalise)
             epochs = scale.edit_epochs if task == "edit" else scale.epochs
             config = FitConfig(epochs=epochs, batch_size=scale.batch)
             for model in models:
-                where = out / "runs" / f"{task}{'-' + subset if subset else ''}" / model
+                if canonicalise and model in AUGMENTED:
+                    print(f"{task:<14} {model}: skipped with canonicalisation (its augmentation undoes it)")
+                    continue
+                name = f"{task}{'-' + subset if subset else ''}{'-canonical' if canonicalise else ''}"
+                where = out / "runs" / name / model
                 lr = choose_lr(task, data, model, scale, config, where / "tune", zoo) if tune else config.lr
                 t = time.perf_counter()
                 records += train_task(task, zoo, model, where / "final", seeds=seeds, size=scale.size,
                                       config=dataclasses.replace(config, lr=lr), data=data, progress=False)
                 last = records[-seeds:]
-                print(f"{task:<14} {subset or '':<5} {model:<15} lr {lr:g}  test "
-                      f"{np.mean([r['test'] for r in last]):.4f} ± {np.std([r['test'] for r in last]):.4f}  "
-                      f"({time.perf_counter() - t:.0f} s)", flush=True)
+                print(f"{task:<14} {subset or '':<5} {'canonical' if canonicalise else 'raw':<9} {model:<15} "
+                      f"lr {lr:g}  test {np.mean([r['test'] for r in last]):.4f} ± "
+                      f"{np.std([r['test'] for r in last]):.4f}  ({time.perf_counter() - t:.0f} s, "
+                      f"load {os.getloadavg()[0]:.1f})", flush=True)
     print(f"\ntotal {time.perf_counter() - start:.0f} s\n")
     return records
+
+
+def canonical_table(records: list[dict]) -> str:
+    """Test score per task and model, trained on raw zoo networks and on canonicalised ones."""
+    cells = {}
+    for r in records:
+        key = (r["task"], r["metric"], r["model"])
+        cells.setdefault(key, {False: [], True: []})[bool(r.get("canonicalise", False))].append(r["test"])
+    lines = ["| task | model | seeds | without canonicalisation | with canonicalisation |", "|---|---|---|---|---|"]
+
+    def cell(values):
+        return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if values else "–"
+
+    for (task, metric, model), both in cells.items():
+        seeds = "/".join(str(len(both[c])) for c in (False, True))
+        lines.append(f"| {task} ({metric}) | {model} | {seeds} | {cell(both[False])} | {cell(both[True])} |")
+    return "\n".join(lines)
 
 
 def plot(out: Path, records: list[dict]) -> list[Path]:
@@ -132,12 +168,23 @@ def main(argv=None) -> None:
     parser.add_argument("--tasks", default="classify,generalisation,edit")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--no-tune", action="store_true", help=f"skip the validation choice of lr among {LR}")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--canonicalise", action="store_true",
+                       help="train on canonicalised zoo networks (symm.canonicalise_batch) instead of raw ones")
+    which.add_argument("--compare-canonical", action="store_true",
+                       help="train each task both on raw and on canonicalised networks; print both side by side")
     args = parser.parse_args(argv)
+    tasks = tuple(args.tasks.split(","))
+    unknown = [t for t in tasks if t not in TASKS] + [m for m in args.models.split(",") if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown task or model {unknown[0]!r}: tasks {', '.join(TASKS)}; models {', '.join(MODELS)}")
+    canonical = (False, True) if args.compare_canonical else ((True,) if args.canonicalise else (False,))
     out = Path(args.out or f"out/tasks-{args.scale}")
     out.mkdir(parents=True, exist_ok=True)
-    records = run(args.scale, out, tuple(args.models.split(",")), tuple(args.tasks.split(",")), args.seeds,
-                  not args.no_tune)
+    records = run(args.scale, out, tuple(args.models.split(",")), tasks, args.seeds, not args.no_tune, canonical)
     table = results_table(records)
+    if args.compare_canonical:
+        table += "\n\n" + canonical_table(records)
     print(table)
     (out / "results.md").write_text(table + "\n")
     for path in plot(out, records):

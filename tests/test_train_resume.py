@@ -87,6 +87,16 @@ def test_cli_refuses_bad_input_in_one_line(zoo, tmp_path, capsys):
     capsys.readouterr()
     assert "checkpoint of another configuration (lr: 0.003 there vs 0.01 now)" in error(
         _flags(zoo, run, epochs=1, lr="0.01"))
+    # Canonicalised and raw inputs are different runs: neither resumes the other's checkpoint.
+    assert "checkpoint of another configuration (canonicalise: None there vs True now)" in error(
+        _flags(zoo, run, epochs=1) + ["--canonicalise"])
+    canonical = tmp_path / "canonical"
+    assert symm.cli.main(_flags(zoo, canonical, epochs=1) + ["--canonicalise"]) == 0
+    assert "| classify (accuracy) | inr, canonical | mlp | 1 |" in capsys.readouterr().out
+    assert "checkpoint of another configuration (canonicalise: True there vs None now)" in error(
+        _flags(zoo, canonical, epochs=1))
+    assert symm.cli.main(_flags(zoo, canonical, epochs=1) + ["--canonicalise"]) == 0  # same settings: resumes
+    capsys.readouterr()
     assert "no finished run here" in error(["results", str(tmp_path / "cnn")])
     assert symm.cli.main(["results", str(run)]) == 0
     table = capsys.readouterr().out

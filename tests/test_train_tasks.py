@@ -9,8 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import symm
+from models.inr import siren_apply
 from models.train import (
-    FitConfig, TaskError, accuracy, build_model, dilate, fit, kendall_tau, load_task, pixel_mse, predict, render_edit,
+    FitConfig, ModelSize, TaskError, accuracy, build_model, dilate, fit, kendall_tau, load_task, pixel_mse, predict,
+    render_edit, train_seed,
 )
 from models.zoo import load_zoo, reconstruct
 from tests._train_zoos import tiny_cnn_zoo, tiny_inr_zoo
@@ -108,3 +111,54 @@ def test_bad_task_input_is_refused_in_one_clear_line(zoos, tmp_path):
         load_task("edit", tmp_path / "absent")
     with pytest.raises(TaskError, match="unknown model 'resnet'"):
         build_model("resnet", load_task("classify", zoos["inr"]), width=4, n_layers=1, key=jax.random.key(0))
+
+
+def _render(params, coords, omega0):
+    return np.stack([np.asarray(jax.vmap(lambda c: siren_apply(jax.tree.map(lambda a: jnp.asarray(a[i]), params), c,
+                                                                 omega0=omega0))(coords)) for i in range(len(params[0][0]))])
+
+
+def test_canonicalised_classify_task_holds_canonical_networks_of_the_same_functions(zoos):
+    # limit=6: every split has the same shape, so canonicalise_batch compiles once.
+    plain = load_task("classify", zoos["inr"], dtype=np.float64, limit=6)
+    data = load_task("classify", zoos["inr"], dtype=np.float64, limit=6, canonicalise=True)
+    assert data.canonical and not plain.canonical
+    assert data.description.endswith(", canonicalised") and data.label != plain.label
+    omega0 = float(load_zoo(zoos["inr"]).generator["architecture"]["omega0"])
+    coords = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (7, 2)))
+    for split in ("train", "val", "test"):
+        (before, labels), (after, canon_labels) = plain.splits[split], data.splits[split]
+        np.testing.assert_array_equal(canon_labels, labels)
+        assert all(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in jax.tree.leaves(after))
+        again = symm.canonicalise_batch(data.space, after)  # already canonical: a no-op
+        assert max(float(np.max(np.abs(np.asarray(x) - y))) for x, y in zip(jax.tree.leaves(again),
+                                                                          jax.tree.leaves(after))) <= 1e-10
+        # Negative: the zoo's own networks are not canonical, so the option changes the inputs.
+        assert max(float(np.max(np.abs(x - y))) for x, y in zip(jax.tree.leaves(before),
+                                                                jax.tree.leaves(after))) > 1e-2
+        want, got = _render(before, coords, omega0), _render(after, coords, omega0)
+        assert np.max(np.abs(got - want)) <= 1e-10 * np.max(np.abs(want))
+
+
+def test_canonicalised_cnn_task_keeps_its_targets(zoos):
+    plain = load_task("generalisation", zoos["cnn"], dtype=np.float64, limit=2)
+    data = load_task("generalisation", zoos["cnn"], dtype=np.float64, limit=2, canonicalise=True)
+    params, targets = data.splits["test"]
+    np.testing.assert_array_equal(targets, plain.splits["test"][1])
+    expected = symm.canonicalise_batch(plain.space, plain.splits["test"][0])
+    for x, y in zip(jax.tree.leaves(params), jax.tree.leaves(expected)):
+        np.testing.assert_array_equal(x, np.asarray(y))
+
+
+def test_canonicalise_refuses_a_group_without_canonical_form_in_one_line(zoos, monkeypatch, tmp_path):
+    import symm._canonicalise
+
+    monkeypatch.delitem(symm._canonicalise._SCALE_PARTS, "sign")  # as if the sign group had no canonical form
+    with pytest.raises(TaskError, match=r"cannot canonicalise .*the sign group .* has no canonical form") as error:
+        load_task("classify", zoos["inr"], canonicalise=True)
+    assert "\n" not in str(error.value) and "without --canonicalise" in str(error.value)
+    monkeypatch.undo()
+    data = load_task("classify", zoos["inr"], dtype=np.float64, limit=6, canonicalise=True)
+    with pytest.raises(TaskError, match="undoes canonicalisation"):
+        train_seed(data, "mlp-aug", 0, size=ModelSize(4, 1), config=FitConfig(), out=tmp_path / "r", zoo="z")
+    assert not (tmp_path / "r").exists()

@@ -9,10 +9,10 @@ from models.train._parallel import data_mesh, replicate, shard_batch
 from models.train._results import ResultsError, read_results, results_table
 from models.train._run import ModelSize, train_seed, train_task
 from models.train._stress import move, stress_test
-from models.train._tasks import TASKS, Render, TaskData, TaskError, dilate, load_task, render_edit
+from models.train._tasks import TASKS, ZOO_KIND, Render, TaskData, TaskError, dilate, load_task, render_edit
 
 __all__ = [
-    "AUGMENTED", "GRAPH_MODELS", "MODELS", "TASKS", "CheckpointMismatch", "FitConfig", "FitResult", "FlatMLP",
+    "AUGMENTED", "GRAPH_MODELS", "MODELS", "TASKS", "ZOO_KIND", "CheckpointMismatch", "FitConfig", "FitResult", "FlatMLP",
     "Metanetwork", "ModelSize", "Render", "ResultsError", "StatNN", "TaskData", "TaskError", "accuracy",
     "build_model", "data_mesh", "dilate", "fit", "flatten", "kendall_tau", "layer_statistics", "load_checkpoint",
     "load_task", "move", "pixel_mse", "predict", "read_results", "render_edit", "replicate", "results_table",

@@ -1,6 +1,6 @@
 """``symm train`` and ``symm results``.
 
-``symm train classify|generalisation|edit --zoo DIR --model NAME [--seeds 3] --out RUN``
+``symm train classify|generalisation|edit --zoo DIR --model NAME [--seeds 3] [--canonicalise] --out RUN``
 trains (resuming RUN if it holds a run of the same settings) and prints the table;
 ``symm results RUN...`` prints the markdown table of finished runs.
 """
@@ -29,6 +29,10 @@ def register_train(subparsers) -> None:
     p.add_argument("--width", type=int, default=32, help="metanetwork width (same for every model)")
     p.add_argument("--layers", type=int, default=2, help="message-passing / hidden layers")
     p.add_argument("--branches", type=int, default=1, help="edit: average the images of K editors")
+    p.add_argument("--canonicalise", action="store_true",
+                   help="train and score on canonicalised networks: each zoo network replaced by its orbit "
+                        "representative under the derived group (symm.canonicalise_batch); same functions, "
+                        "same targets")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_run_train)
 
@@ -58,7 +62,8 @@ def _run_train(args: argparse.Namespace) -> int:
                            patience=args.patience)
         records = train_task(args.task, args.zoo, args.model, args.out, seeds=args.seeds,
                              size=ModelSize(args.width, args.layers, args.branches), config=config,
-                             subset=args.activation, progress=not args.no_progress)
+                             subset=args.activation, progress=not args.no_progress,
+                             canonicalise=args.canonicalise)
     except (TaskError, CheckpointMismatch, ValueError) as error:
         raise UserError(str(error)) from None
     print(results_table(records))

@@ -20,7 +20,7 @@ from models.train._checkpoint import atomic_write_text
 from models.train._fit import FitConfig, fit
 from models.train._models import AUGMENTED, build_model
 from models.train._stress import stress_test
-from models.train._tasks import TaskData, load_task
+from models.train._tasks import TaskData, TaskError, load_task
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,11 +35,16 @@ class ModelSize:
 def train_seed(data: TaskData, model_name: str, seed: int, *, size: ModelSize, config: FitConfig, out: Path,
                zoo: str, dtype=jnp.float32, progress: bool = True) -> dict:
     """One seed: build, ``fit`` (resumable in ``out``), stress-test; writes and returns ``result.json``."""
+    if data.canonical and model_name in AUGMENTED:
+        raise TaskError(f"{model_name} trains on inputs moved by random group elements, which undoes "
+                        "canonicalisation; train it without --canonicalise, or use a model without augmentation")
     config = dataclasses.replace(config, seed=seed, augment=model_name in AUGMENTED)
     model = build_model(model_name, data, width=size.width, n_layers=size.n_layers, branches=size.branches,
                         key=jax.random.fold_in(jax.random.key(seed), 17), dtype=dtype)
     identity = {"task": data.task, "zoo": str(zoo), "model": model_name, **dataclasses.asdict(size),
                 "dtype": str(jnp.dtype(dtype))}
+    if data.canonical:  # only when set, so runs from before this option still resume
+        identity["canonicalise"] = True
     start = time.perf_counter()
     result = fit(data, model, config, run_dir=out, identity=identity, progress=progress)
     stress = stress_test(result.model, data, jax.random.fold_in(jax.random.key(seed), 29),
@@ -57,9 +62,15 @@ def train_seed(data: TaskData, model_name: str, seed: int, *, size: ModelSize, c
 
 def train_task(task: str, zoo: str | Path, model_name: str, out: str | Path, *, seeds: int = 3,
                size: ModelSize = ModelSize(), config: FitConfig = FitConfig(), subset: str | None = None,
-               dtype=jnp.float32, progress: bool = True, data: TaskData | None = None) -> list[dict]:
-    """``seeds`` runs of ``model_name`` on ``task`` into ``out/seed-<s>``."""
-    data = load_task(task, zoo, subset=subset, dtype=np.dtype(dtype)) if data is None else data
+               dtype=jnp.float32, progress: bool = True, data: TaskData | None = None,
+               canonicalise: bool = False) -> list[dict]:
+    """``seeds`` runs of ``model_name`` on ``task`` into ``out/seed-<s>``.
+
+    ``canonicalise``: train and score on canonicalised networks (``load_task``); ignored
+    when ``data`` is given (it says itself whether it is canonical).
+    """
+    if data is None:
+        data = load_task(task, zoo, subset=subset, dtype=np.dtype(dtype), canonicalise=canonicalise)
     out = Path(out)
     return [train_seed(data, model_name, s, size=size, config=config, out=out / f"seed-{s}", zoo=str(zoo),
                        dtype=dtype, progress=progress) for s in range(seeds)]

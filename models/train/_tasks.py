@@ -4,6 +4,10 @@ A task turns a zoo into three splits of ``(params, targets)`` (numpy, leading ax
 networks) and says how a metanetwork's output is scored. Editing is the one task whose
 output lives in the weight space: the edited INR is rendered and compared pixel by pixel
 with the morphological dilation of the original INR's image.
+
+``canonicalise=True`` replaces every network by its orbit representative
+(``symm.canonicalise_batch``) before training: the same functions, so the same targets,
+but one copy per orbit instead of an arbitrary one, for models that are not invariant.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class TaskData:
     render: Render | None = None
     description: str = ""
     label: str = ""  # short name of the zoo (and CNN subset) for tables
+    canonical: bool = False  # every split's params went through ``symm.canonicalise_batch``
 
     @property
     def higher_is_better(self) -> bool:
@@ -97,9 +102,25 @@ def dilate(images: np.ndarray, radius: int = 1) -> np.ndarray:
     return np.stack([np.stack([dilation(im[..., c], footprint) for c in range(im.shape[-1])], -1) for im in images])
 
 
+def _canonical_params(space, params: tuple, dtype, zoo_dir: Path) -> tuple:
+    """``symm.canonicalise_batch`` of one split, back as numpy arrays of ``dtype``."""
+    import symm
+
+    try:
+        canonical = symm.canonicalise_batch(space, params)
+    except symm.CanonicaliseError as error:
+        raise TaskError(f"{zoo_dir}: cannot canonicalise its networks ({error}); train without --canonicalise") \
+            from None
+    return tuple((np.asarray(w, dtype), np.asarray(b, dtype)) for w, b in canonical)
+
+
 def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtype=np.float32,
-              limit: int | None = None) -> TaskData:
-    """Read the zoo in ``zoo_dir`` for ``task``; bad input raises ``TaskError`` with one clear line."""
+              limit: int | None = None, canonicalise: bool = False) -> TaskData:
+    """Read the zoo in ``zoo_dir`` for ``task``; bad input raises ``TaskError`` with one clear line.
+
+    ``canonicalise``: map every network to its orbit representative under the zoo's
+    derived group (``symm.canonicalise_batch``); functions and targets are unchanged.
+    """
     from models.zoo import ZooFormatError, load_zoo
 
     if task not in TASKS:
@@ -137,6 +158,8 @@ def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtyp
         if len(index) == 0:
             raise TaskError(f"{zoo_dir} has no {name} networks; rebuild it with a non-zero {name} fraction")
         params = _params(zoo, index, dtype)
+        if canonicalise:
+            params = _canonical_params(space, params, dtype, zoo_dir)
         if task == "classify":
             targets = np.asarray(zoo["label"][index], np.int32)
         elif task == "generalisation":
@@ -152,7 +175,10 @@ def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtyp
     out_size = int(zoo["label"].max()) + 1 if task == "classify" else (1 if task == "generalisation" else None)
     text = f"{task} on {zoo_dir} ({zoo.kind}{', ' + subset if subset else ''}; {space})"
     label = zoo_dir.name + (f" ({subset})" if subset else "")
-    return TaskData(task, space, splits, out_size, render, text, label)
+    if canonicalise:
+        text += ", canonicalised"
+        label += ", canonical"
+    return TaskData(task, space, splits, out_size, render, text, label, canonical=canonicalise)
 
 
 def render_edit(render: Render, params, delta) -> jax.Array:
@@ -166,4 +192,4 @@ def render_edit(render: Render, params, delta) -> jax.Array:
     return ((out + 1.0) / 2.0).reshape(-1)
 
 
-__all__ = ["CNN_SUBSETS", "TASKS", "Render", "TaskData", "TaskError", "dilate", "load_task", "render_edit"]
+__all__ = ["CNN_SUBSETS", "TASKS", "ZOO_KIND", "Render", "TaskData", "TaskError", "dilate", "load_task", "render_edit"]
