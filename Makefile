@@ -24,4 +24,4 @@ test-all: $(STAMP)
 	$(PY) -m pytest -n 2 -q -m ''
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .jax-cache

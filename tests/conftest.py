@@ -1,5 +1,6 @@
 """Test setup: float64, strict dtype promotion and NaN checks everywhere."""
 
+import gc
 import os
 from pathlib import Path
 
@@ -9,8 +10,29 @@ import pytest
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_debug_nans", True)
+# One on-disk compilation cache, shared by both xdist workers and by the example scripts they
+# start (through the environment): most of the suite's CPU time is XLA compiling ScaleGMN
+# programs, and the workers (and each module, see below) compile many of the same ones.
+# Programs are keyed by their HLO, flags and jax version, so a stale entry is never reused.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".jax-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
 
 SHARED_DATA = Path(os.environ.get("SYMM_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop every compiled program after each test module.
+
+    XLA's CPU backend maps memory pages for every executable it keeps (about three mappings
+    each). One pytest worker compiles tens of thousands of shapes over the suite; without this
+    it passes Linux's vm.max_map_count (65,530) after ~20 minutes and segfaults mid-test.
+    """
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture

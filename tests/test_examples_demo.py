@@ -3,18 +3,17 @@
 import math
 
 import jax
-import pytest
 
 from examples import demo
 
 
-@pytest.mark.slow  # smoke mode took ~3 min under load 9-13; not yet under a minute
 def test_demo_smoke_runs_every_stage_with_the_real_training_loop(tmp_path):
     with jax.numpy_dtype_promotion("standard"):  # optax's Adam mixes its int step count with floats
         result = demo.main(tmp_path, **demo.SMOKE)
     for name, (inside, outside) in result["confirmations"].items():
         assert inside <= 1e-10, name
         assert outside is None or outside > 1e-3, name
+    assert set(result["confirmations"]) == set(demo.SMOKE["checked"])
     classifiers = result["classifiers"]
     assert classifiers["ScaleGMN"]["invariant"] and classifiers["ScaleGMN"]["derived"] == classifiers["ScaleGMN"][
         "accuracy"]
