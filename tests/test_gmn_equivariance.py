@@ -66,6 +66,7 @@ def test_cnn_inputs_with_mixed_activations(key):
     assert [d[0].shape for d in delta] == [p[0].shape for p in params]
 
 
+@pytest.mark.slow  # float32 invariance is also checked by tests/test_train_stress.py on trained models
 def test_float32_within_1e_4(key):
     space = symm.WeightSpace.mlp((2, 4, 4, 1), ["relu", "sin"])
     params = space.init(key, dtype=jnp.float32)
@@ -88,6 +89,7 @@ def test_permutation_only_baseline_is_not_scale_invariant_on_relu(key):
     assert_eq(baseline, space, key, params, n=4, scale_range=(1.0, 1.0))
 
 
+@pytest.mark.slow  # the default run's negative: test_permutation_only_baseline_is_not_scale_invariant_on_relu
 def test_sign_built_model_is_not_invariant_under_positive_scalings(key):
     bidirectional = True
     tanh_space = symm.WeightSpace.mlp((2, 4, 4, 1), "tanh")

@@ -32,7 +32,7 @@ def _edge_scale_ratio(encoder, graphs):
     return _rms(last.edges[1]) / _rms(first.edges[1])
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_edge_features_keep_their_scale_over_four_steps(bidirectional):
     graphs = _graphs()
     encoder = GMNEncoder(SPACE, width=32, n_layers=4, bidirectional=bidirectional, key=jax.random.key(1))

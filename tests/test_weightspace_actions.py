@@ -66,7 +66,8 @@ def _outside_elements(space, key):
 
 
 def test_registry_chunks_cover_every_activation():
-    assert sorted(n for chunk in REGISTRY_CHUNKS for n in chunk) == sorted(symm.registry_names())
+    # the library's own: other tests in this worker may have registered examples of their own
+    assert sorted(n for chunk in REGISTRY_CHUNKS for n in chunk) == sorted(symm.registry_names(builtin_only=True))
 
 
 @pytest.mark.parametrize("activations", REGISTRY_CHUNKS, ids=lambda c: "+".join(c))
