@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from models._progress import ChunkPlanner, warn_if_long
 from models.inr._psnr import psnr_pm1
 
-_MAX_RECORDS = 64  # scores one compiled chunk can hold (chunks are at most this many records long)
+_MAX_RECORDS = 64  # scores one compiled chunk can hold: n steps record at most ceil(n / record_every)
 
 
 class Trajectory(NamedTuple):
@@ -173,7 +173,7 @@ def fit(
             clock = time.perf_counter()
             params, opt_state, scores, values, recorded = _run_chunk(
                 params, opt_state, static, coords, target, optimizer, loss, predict_fn, metric,
-                jnp.asarray(done), jnp.asarray(n), record_every, max(_MAX_RECORDS, n // record_every + 1),
+                jnp.asarray(done), jnp.asarray(n), record_every, max(_MAX_RECORDS, -(-n // record_every)),
             )
             k = int(recorded)  # waits for the chunk
             planner.record(n, time.perf_counter() - clock)
