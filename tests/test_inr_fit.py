@@ -27,6 +27,11 @@ def test_trajectory_recorded_in_graph(key):
     final = float(psnr_pm1(jax.vmap(out.model)(coords), y))
     assert out.trajectory.metric[-1] == pytest.approx(final, rel=1e-12)
     assert out.trajectory.loss[0] == pytest.approx(float(jnp.mean((jax.vmap(model)(coords) - y) ** 2)), rel=1e-12)
+    # loss[k] is the loss the k-th record's last step descended: that of the model one step before it
+    every = fit(model, coords, y, optimizer=optax.adam(1e-3), steps=4, record_every=1, progress=False)
+    one_before = fit(model, coords, y, optimizer=optax.adam(1e-3), steps=2, record_every=1, progress=False).model
+    assert every.trajectory.loss[3] == pytest.approx(float(jnp.mean((jax.vmap(one_before)(coords) - y) ** 2)), rel=1e-12)
+    assert every.trajectory.loss[3] != pytest.approx(every.trajectory.loss[2], rel=1e-9)  # the steps do move it
     # the other convention is used when asked for
     out01 = fit(model, coords, y, optimizer=optax.adam(1e-3), steps=10, record_every=10, metric=psnr_01, progress=False)
     assert out01.trajectory.metric[0] == pytest.approx(float(psnr_01(jax.vmap(model)(coords), y)), rel=1e-12)
