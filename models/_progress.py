@@ -64,3 +64,26 @@ class ChunkPlanner:
     def record(self, units: int, elapsed: float) -> None:
         self._per_unit = elapsed / units
         self.chunks += 1
+
+
+# Bars whose count moves in fractions (a shard of networks advancing step by step) print it whole.
+WHOLE_COUNT_BAR = "{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+
+
+def advance_by_steps(bar, units: int, steps: int):
+    """An ``on_steps(k)`` callback that moves ``bar`` by ``units`` over ``steps`` steps.
+
+    A shard of ``units`` networks trained for ``steps`` steps in chunks moves the bar by its
+    share after every chunk, so the bar and its time estimate move while a shard trains,
+    and it lands on the whole count when the shard ends.
+    """
+    start, done = bar.n, 0
+
+    def on_steps(k: int) -> None:
+        nonlocal done
+        done += k
+        bar.update(start + units * done / steps - bar.n)
+        if done >= steps:
+            bar.n = round(bar.n)
+
+    return on_steps

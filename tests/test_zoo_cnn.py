@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from models.zoo import CnnZooConfig, ImageSource, build_cnn_zoo, cnn_apply, load_source, load_zoo
-from models.zoo._cnn_zoo import _conv_same, checkpoint_steps, cnn_init, draw_hyperparameters, split_train_test
+from models.zoo._cnn_zoo import (
+    _conv_same, checkpoint_steps, cnn_init, cnn_shapes, draw_hyperparameters, split_train_test,
+)
 
 CONFIG = CnnZooConfig(
     n=8, channels=(8, 8, 8), steps=(50, 200), lr=(3e-3, 5e-2), train_fraction=(0.02, 1.0), batch_size=16,
@@ -114,3 +116,28 @@ def test_bad_configurations_are_refused(digits):
         CnnZooConfig(lr=(0.0, 1e-2))
     with pytest.raises(ValueError, match="dropout range"):
         CnnZooConfig(dropout=(0.0, 1.0))
+
+
+def test_training_in_many_chunks_is_bit_identical_to_one_chunk(digits):
+    from models.zoo import train_cnns
+    from models.zoo._inr_zoo import network_seeds
+
+    config = CnnZooConfig(n=2, channels=(4,), steps=(6, 6), batch_size=8, checkpoints=3)
+    hyper = draw_hyperparameters(config)
+    hyper = {name: jnp.asarray(v) for name, v in
+             {**hyper, "marks": checkpoint_steps(hyper["steps"], 3).astype(np.int32)}.items()}
+    data = tuple(jnp.asarray(a) for a in (np.transpose(digits.images[:64], (0, 3, 1, 2)), digits.labels[:64],
+                                          np.transpose(digits.images[64:96], (0, 3, 1, 2)), digits.labels[64:96]))
+    run = lambda steps, seconds, record: train_cnns(
+        network_seeds(0, range(2)), hyper, *data, shapes=cnn_shapes(digits.shape[2], config.channels, 10), max_steps=steps,
+        batch_size=8, checkpoints=3, on_steps=record, seconds_per_update=seconds)
+    chunks_many, chunks_few = [], []
+    many, few = run(6, 1e-12, chunks_many.append), run(6, 1e12, chunks_few.append)
+    assert chunks_many == [1] * 6 and chunks_few == [1, 5]
+    for a, b in zip(jax.tree.leaves(many), jax.tree.leaves(few)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # Negative check: stopping a step early changes the networks (each one's own run is 6 steps).
+    short = run(5, 1e12, None)
+    assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(jax.tree.leaves(short[0]),
+                                                                                 jax.tree.leaves(few[0])))
+

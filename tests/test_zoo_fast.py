@@ -104,3 +104,18 @@ def test_shard_is_never_larger_than_the_zoo(tmp_path):
     small = build_inr_zoo(load_source("digits"), tmp_path / "s", InrZooConfig(steps=5, limit=3, shard_size=2),
                           progress=False)
     assert len(small) == 3 and json.loads((tmp_path / "s" / "manifest.json").read_text())["shard_size"] == 2
+
+
+def test_fit_in_many_chunks_is_bit_identical_to_one_chunk():
+    digits = load_source("digits")
+    seeds, images = network_seeds(0, range(3)), digits.images[:3]
+    kwargs = dict(sizes=(2, 16, 1), omega0=30.0, steps=7, lr=5e-3, schedule="cosine")
+    chunks_many, chunks_few = [], []
+    many = fit_sirens(seeds, images, **kwargs, on_steps=chunks_many.append, seconds_per_update=1e-12)
+    few = fit_sirens(seeds, images, **kwargs, on_steps=chunks_few.append, seconds_per_update=1e12)
+    assert chunks_many == [1] * 7 and chunks_few == [1, 6]  # the first chunk compiles, then as long as allowed
+    for a, b in zip(jax.tree.leaves(many), jax.tree.leaves(few)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # Negative check: one step fewer is a different fit, so the comparison can see a lost chunk.
+    short = fit_sirens(seeds, images, **{**kwargs, "steps": 6})
+    assert not np.array_equal(np.asarray(short[2]), np.asarray(few[2]))

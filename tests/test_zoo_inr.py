@@ -204,3 +204,26 @@ def test_a_zoo_that_will_take_hours_says_so_after_its_first_shard(digits, tmp_pa
     monkeypatch.setattr(_progress, "LONG_RUN_SECONDS", 1e-9)
     build_inr_zoo(digits, tmp_path / "slow", CONFIG, progress=True)
     assert "INR zoo of digits: about" in capsys.readouterr().err
+
+
+def test_zoo_bar_moves_within_a_shard_and_lands_on_whole_counts(digits, tmp_path, monkeypatch):
+    from models.zoo import _inr_zoo
+
+    seen = []
+
+    def recording(bar, units, steps):
+        advance = real(bar, units, steps)
+
+        def on_steps(k):
+            advance(k)
+            seen.append(bar.n)
+
+        return on_steps
+
+    real = _inr_zoo.advance_by_steps
+    monkeypatch.setattr(_inr_zoo, "advance_by_steps", recording)
+    config = InrZooConfig(steps=4, limit=6, shard_size=4, seed=3)
+    build_inr_zoo(digits, tmp_path / "z", config, progress=True)
+    # Shard one (4 INRs) moves 1 of 4 after its first step, then lands on 4; shard two (2 INRs) on 6.
+    assert seen == [1.0, 4, 4.5, 6]
+    assert all(isinstance(n, int) for n in (seen[1], seen[3]))

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from models._progress import warn_if_long
+from models._progress import WHOLE_COUNT_BAR, ChunkPlanner, advance_by_steps, warn_if_long
 from models.zoo._sources import ImageSource
 from models.zoo._storage import ShardWriter, Zoo, flatten_params, layout_entry, load_zoo, param_layout
 
@@ -173,32 +173,45 @@ def _accuracy(params, images, labels, activation, chunk: int = 128):
     return correct.astype(jnp.float32) / n
 
 
+def _cnn_keys(seed):
+    return jax.random.split(jax.random.key(seed), 3)  # init, pool permutation, data
+
+
+def _cnn_optimiser(h):
+    return optax.adamw(h["lr"], weight_decay=h["weight_decay"])
+
+
 @eqx.filter_jit
-def train_cnns(seeds, hyper, train_x, train_y, test_x, test_y, *, shapes, max_steps, batch_size, checkpoints):
-    """Train one CNN per row of ``hyper`` (dict of ``[B]`` arrays) in parallel.
+def _cnn_start(seeds, hyper, n_train, *, shapes, checkpoints):
+    """Every network's initial params, optimiser state, checkpoint buffer and training pool."""
 
-    Steps beyond a network's own ``steps`` leave it unchanged, so networks of different
-    lengths share one ``lax.scan``; ``hyper["marks"]`` ``[B, K]`` are the checkpoint steps.
-    Returns final params, checkpoint params ``[B, K, ...]`` and the train and test
-    accuracies at every checkpoint ``[B, K]``.
-    """
-    n_train = train_x.shape[0]
-
-    def train_one(seed, h):
-        key = jax.random.key(seed)
-        init_key, perm_key, data_key = jax.random.split(key, 3)
+    def start_one(seed, h):
+        init_key, perm_key, _ = _cnn_keys(seed)
         params = cnn_init(init_key, shapes, h["init_scale"])
         # The network sees only the first train_fraction of its own permutation of the pool.
         pool = jax.random.permutation(perm_key, n_train)
+        saved = jax.tree.map(lambda p: jnp.broadcast_to(p[None], (checkpoints, *p.shape)), params)
+        return params, _cnn_optimiser(h).init(params), saved, pool
+
+    return jax.vmap(start_one)(seeds, hyper)
+
+
+@eqx.filter_jit
+def _cnn_steps(carry, seeds, hyper, train_x, train_y, start, n_steps, *, batch_size):
+    """Steps ``start .. start + n_steps`` (traced, so every chunk reuses one program) of every network."""
+    n_train = train_x.shape[0]
+
+    def steps_one(carry, seed, h):
+        data_key = _cnn_keys(seed)[2]
+        optimiser = _cnn_optimiser(h)
         n_seen = jnp.maximum(1, jnp.floor(h["train_fraction"] * n_train).astype(jnp.int32))
-        optimiser = optax.adamw(h["lr"], weight_decay=h["weight_decay"])
 
         def loss(params, idx, key):
             logits = cnn_logits(params, train_x[idx], h["activation"], dropout=h["dropout"], key=key)
             return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, train_y[idx]))
 
-        def step(carry, t):
-            params, state, saved = carry
+        def step(t, carry):
+            params, state, saved, pool = carry
             k = jax.random.fold_in(data_key, t)
             idx = pool[jax.random.randint(jax.random.fold_in(k, 0), (batch_size,), 0, n_seen)]
             grads = jax.grad(loss)(params, idx, jax.random.fold_in(k, 1))
@@ -210,16 +223,48 @@ def train_cnns(seeds, hyper, train_x, train_y, test_x, test_y, *, shapes, max_st
             state = jax.tree.map(keep, new_state, state)
             hit = h["marks"] == t + 1
             saved = jax.tree.map(lambda s, p: jnp.where(hit.reshape((-1,) + (1,) * p.ndim), p[None], s), saved, params)
-            return (params, state, saved), None
+            return params, state, saved, pool
 
-        saved = jax.tree.map(lambda p: jnp.broadcast_to(p[None], (checkpoints, *p.shape)), params)
-        (params, _, saved), _ = jax.lax.scan(
-            step, (params, optimiser.init(params), saved), jnp.arange(max_steps, dtype=jnp.int32)
-        )
+        return jax.lax.fori_loop(start, start + n_steps, step, carry)
+
+    return jax.vmap(steps_one)(carry, seeds, hyper)
+
+
+@eqx.filter_jit
+def _cnn_evaluate(saved, hyper, train_x, train_y, test_x, test_y):
+    def evaluate_one(saved, h):
         evaluate = lambda x, y: jax.lax.map(lambda p: _accuracy(p, x, y, h["activation"]), saved)
-        return params, saved, evaluate(train_x, train_y), evaluate(test_x, test_y)
+        return evaluate(train_x, train_y), evaluate(test_x, test_y)
 
-    return jax.vmap(train_one)(seeds, hyper)
+    return jax.vmap(evaluate_one)(saved, hyper)
+
+
+def train_cnns(seeds, hyper, train_x, train_y, test_x, test_y, *, shapes, max_steps, batch_size, checkpoints,
+               on_steps=None, seconds_per_update: float = 2.0):
+    """Train one CNN per row of ``hyper`` (dict of ``[B]`` arrays) in parallel.
+
+    Steps beyond a network's own ``steps`` leave it unchanged, so networks of different
+    lengths share one compiled loop; ``hyper["marks"]`` ``[B, K]`` are the checkpoint steps.
+    Returns final params, checkpoint params ``[B, K, ...]`` and the train and test
+    accuracies at every checkpoint ``[B, K]``.
+
+    The steps run in chunks of about ``seconds_per_update`` (one compiled program whatever
+    their length), and ``on_steps(n)`` is called after each chunk of ``n`` steps, so a
+    progress bar moves while a shard trains. The result does not depend on the chunks.
+    """
+    carry = _cnn_start(seeds, hyper, train_x.shape[0], shapes=shapes, checkpoints=checkpoints)
+    planner, done = ChunkPlanner(seconds_per_update, cap=max(max_steps, 1)), 0
+    while done < max_steps:
+        n = planner.next(max_steps - done)
+        clock = time.perf_counter()
+        carry = jax.block_until_ready(_cnn_steps(carry, seeds, hyper, train_x, train_y, jnp.asarray(done, jnp.int32),
+                                                 jnp.asarray(n, jnp.int32), batch_size=batch_size))
+        planner.record(n, time.perf_counter() - clock)
+        done += n
+        if on_steps is not None:
+            on_steps(n)
+    params, _, saved, _ = carry
+    return (params, saved, *_cnn_evaluate(saved, hyper, train_x, train_y, test_x, test_y))
 
 
 def cnn_generator(config: CnnZooConfig, source: ImageSource, n_classes: int) -> dict:
@@ -285,7 +330,7 @@ def build_cnn_zoo(
     data = (to_nchw(train_idx), jnp.asarray(labels[train_idx]), to_nchw(test_idx), jnp.asarray(labels[test_idx]))
     todo = writer.pending()
     with tqdm(total=config.n, initial=config.n - sum(len(writer.rows(i)) for i in todo), unit="CNN",
-              disable=not progress, desc=f"CNN zoo on {source.name}") as bar:
+              disable=not progress, desc=f"CNN zoo on {source.name}", bar_format=WHOLE_COUNT_BAR) as bar:
         for count, index in enumerate(todo):
             clock = time.perf_counter()
             rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
@@ -297,6 +342,7 @@ def build_cnn_zoo(
             result = train_cnns(
                 seeds[pad], {n: jnp.asarray(v[pad]) for n, v in inputs.items()}, *data, shapes=shapes,
                 max_steps=config.steps[1], batch_size=config.batch_size, checkpoints=k,
+                on_steps=advance_by_steps(bar, len(rows), config.steps[1]),  # the bar moves within a shard too
             )
             params, saved, train_acc, test_acc = jax.tree.map(lambda a: np.asarray(a[: len(rows)]), result)
             writer.write(
@@ -314,7 +360,6 @@ def build_cnn_zoo(
                     "test_accuracy_ckpt": test_acc,
                 },
             )
-            bar.update(len(rows))
             bar.set_postfix(acc=f"{float(np.mean(test_acc[:, -1])):.3f}")
             if count == 0 and progress:  # the first shard also compiles: an upper bound
                 warn_if_long(f"CNN zoo on {source.name}", (time.perf_counter() - clock) * (len(todo) - 1),

@@ -16,7 +16,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from models._progress import warn_if_long
+from models._progress import WHOLE_COUNT_BAR, ChunkPlanner, advance_by_steps, warn_if_long
 from models.inr import siren_apply, siren_init
 from models.zoo._sources import ImageSource, select_images
 from models.zoo._storage import SPLITS, ShardWriter, Zoo, flatten_params, layout_entry, load_zoo, param_layout
@@ -120,17 +120,22 @@ def _to_psnr(mse):
 
 
 @eqx.filter_jit
-def fit_sirens(seeds, images, *, sizes, omega0, steps, lr, schedule):
-    """Fit one SIREN per image, all at once (the fast path).
+def _siren_fit_start(seeds, images, *, sizes, omega0, steps, lr, schedule):
+    """The initial params, optimiser state and loss of :func:`fit_sirens`."""
+    import jax
+    import jax.numpy as jnp
 
-    ``seeds`` ``[B]`` uint32, ``images`` ``[B, H, W, C]`` float32 in [0, 1]. Returns the
-    fitted params (leading axis B), and the PSNR (dB, [0, 1] convention) before and after.
+    from models.inr._siren import siren_batch_value_and_grad
 
-    The B fits run as one: every step is a few ``[B, P, 32] @ [B, 32, 32]`` matmuls and a
-    hand-written backward pass (``siren_batch_value_and_grad``) in float32, inside one
-    ``lax.scan`` with no host round-trip. Same initialisation and optimiser as
-    :func:`fit_sirens_reference`, which it matches to float32 rounding.
-    """
+    coords, targets = _targets(images.astype(jnp.float32))
+    params = jax.vmap(lambda s: siren_init(jax.random.key(s), sizes, omega0=omega0, dtype=jnp.float32))(seeds)
+    loss, _ = siren_batch_value_and_grad(params, coords, targets, omega0=omega0)
+    return params, _adam(lr, steps, schedule).init(params), loss
+
+
+@eqx.filter_jit
+def _siren_fit_steps(params, state, images, n_steps, *, omega0, steps, lr, schedule):
+    """``n_steps`` (a traced count, so every chunk reuses one program) Adam steps of every fit."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -139,19 +144,57 @@ def fit_sirens(seeds, images, *, sizes, omega0, steps, lr, schedule):
 
     coords, targets = _targets(images.astype(jnp.float32))
     optimiser = _adam(lr, steps, schedule)
-    params = jax.vmap(lambda s: siren_init(jax.random.key(s), sizes, omega0=omega0, dtype=jnp.float32))(seeds)
-    value_and_grad = lambda p: siren_batch_value_and_grad(p, coords, targets, omega0=omega0)
 
-    def step(carry, _):
+    def step(_, carry):
         params, state = carry
-        _, grads = value_and_grad(params)
+        _, grads = siren_batch_value_and_grad(params, coords, targets, omega0=omega0)
         with jax.numpy_dtype_promotion("standard"):  # optax mixes python floats and int32 step counts
             updates, state = optimiser.update(grads, state, params)
-        return (optax.apply_updates(params, updates), state), None
+        return optax.apply_updates(params, updates), state
 
-    start = value_and_grad(params)[0]
-    (params, _), _ = jax.lax.scan(step, (params, optimiser.init(params)), length=steps)
-    return params, _to_psnr(start), _to_psnr(value_and_grad(params)[0])
+    return jax.lax.fori_loop(0, n_steps, step, (params, state))
+
+
+@eqx.filter_jit
+def _siren_fit_loss(params, images, *, omega0):
+    import jax.numpy as jnp
+
+    from models.inr._siren import siren_batch_value_and_grad
+
+    coords, targets = _targets(images.astype(jnp.float32))
+    return siren_batch_value_and_grad(params, coords, targets, omega0=omega0)[0]
+
+
+def fit_sirens(seeds, images, *, sizes, omega0, steps, lr, schedule, on_steps=None, seconds_per_update: float = 2.0):
+    """Fit one SIREN per image, all at once (the fast path).
+
+    ``seeds`` ``[B]`` uint32, ``images`` ``[B, H, W, C]`` float32 in [0, 1]. Returns the
+    fitted params (leading axis B), and the PSNR (dB, [0, 1] convention) before and after.
+
+    The B fits run as one: every step is a few ``[B, P, 32] @ [B, 32, 32]`` matmuls and a
+    hand-written backward pass (``siren_batch_value_and_grad``) in float32, in a compiled
+    loop with no host round-trip. Same initialisation and optimiser as
+    :func:`fit_sirens_reference`, which it matches to float32 rounding.
+
+    The steps run in chunks of about ``seconds_per_update`` (one compiled program whatever
+    their length), and ``on_steps(n)`` is called after each chunk of ``n`` steps, so a
+    progress bar moves while a large batch fits. The result does not depend on the chunks.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    hyper = dict(omega0=omega0, steps=steps, lr=lr, schedule=schedule)
+    params, state, start = _siren_fit_start(seeds, images, sizes=sizes, **hyper)
+    planner, done = ChunkPlanner(seconds_per_update, cap=max(steps, 1)), 0
+    while done < steps:
+        n = planner.next(steps - done)
+        clock = time.perf_counter()
+        params, state = jax.block_until_ready(_siren_fit_steps(params, state, images, jnp.asarray(n, jnp.int32), **hyper))
+        planner.record(n, time.perf_counter() - clock)
+        done += n
+        if on_steps is not None:
+            on_steps(n)
+    return params, _to_psnr(start), _to_psnr(_siren_fit_loss(params, images, omega0=omega0))
 
 
 @eqx.filter_jit
@@ -236,7 +279,7 @@ def build_inr_zoo(
     image_split = split_of_images(n_images, config.split, config.split_seed)
     todo = writer.pending()
     with tqdm(total=n, initial=n - sum(len(writer.rows(i)) for i in todo), unit="INR", disable=not progress,
-              desc=f"INR zoo of {source.name}") as bar:
+              desc=f"INR zoo of {source.name}", bar_format=WHOLE_COUNT_BAR) as bar:
         for count, index in enumerate(todo):
             clock = time.perf_counter()
             rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
@@ -248,6 +291,7 @@ def build_inr_zoo(
             params, psnr_init, psnr = fit_sirens(
                 seeds[pad], source.images[image_index[pad]], sizes=sizes, omega0=config.omega0,
                 steps=config.steps, lr=config.lr, schedule=config.schedule,
+                on_steps=advance_by_steps(bar, len(rows), config.steps),  # the bar moves within a shard too
             )
             params, psnr_init, psnr = jax.tree.map(lambda a: a[: len(rows)], (params, psnr_init, psnr))
             writer.write(
@@ -264,7 +308,6 @@ def build_inr_zoo(
                     "psnr": np.asarray(psnr, np.float32),
                 },
             )
-            bar.update(len(rows))
             bar.set_postfix(psnr=f"{float(np.mean(psnr)):.1f}dB")
             if count == 0 and progress:  # the first shard also compiles: an upper bound
                 warn_if_long(f"INR zoo of {source.name}", (time.perf_counter() - clock) * (len(todo) - 1),
