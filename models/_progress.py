@@ -70,20 +70,20 @@ class ChunkPlanner:
 WHOLE_COUNT_BAR = "{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 
 
-def advance_by_steps(bar, units: int, steps: int):
-    """An ``on_steps(k)`` callback that moves ``bar`` by ``units`` over ``steps`` steps.
+def advance_by_steps(bar, units: int):
+    """An ``on_steps(k, total)`` callback that moves ``bar`` by ``units`` over ``total`` steps.
 
-    A shard of ``units`` networks trained for ``steps`` steps in chunks moves the bar by its
-    share after every chunk, so the bar and its time estimate move while a shard trains,
-    and it lands on the whole count when the shard ends.
+    A shard of ``units`` networks trained for ``total`` steps in chunks moves the bar by its
+    share after every chunk of ``k`` steps, so the bar and its time estimate move while a
+    shard trains, and it lands on the whole count when the shard ends.
     """
     start, done = bar.n, 0
 
-    def on_steps(k: int) -> None:
+    def on_steps(k: int, total: int) -> None:
         nonlocal done
         done += k
-        bar.update(start + units * done / steps - bar.n)
-        if done >= steps:
+        bar.update(start + units * done / total - bar.n)
+        if done >= total:
             bar.n = round(bar.n)
 
     return on_steps

@@ -98,9 +98,9 @@ def test_forward_pass_equals_the_weight_space(zoo, digits):
 
 
 def test_patch_convolution_equals_lax_convolution(key):
-    x = jax.random.normal(key, (2, 3, 7, 6))
+    x = jax.random.normal(key, (2, 7, 6, 3))
     W = jax.random.normal(jax.random.fold_in(key, 1), (5, 3, 3, 3))
-    numbers = ("NCHW", "OIHW", "NCHW")
+    numbers = ("NHWC", "OIHW", "NHWC")
     conv = jax.jit(lambda x, W: jax.lax.conv_general_dilated(x, W, (1, 1), "SAME", dimension_numbers=numbers))
     ours = jax.jit(_conv_same)
     reference = np.asarray(conv(x, W))
@@ -126,14 +126,15 @@ def test_training_in_many_chunks_is_bit_identical_to_one_chunk(digits):
     hyper = draw_hyperparameters(config)
     hyper = {name: jnp.asarray(v) for name, v in
              {**hyper, "marks": checkpoint_steps(hyper["steps"], 3).astype(np.int32)}.items()}
-    data = tuple(jnp.asarray(a) for a in (np.transpose(digits.images[:64], (0, 3, 1, 2)), digits.labels[:64],
-                                          np.transpose(digits.images[64:96], (0, 3, 1, 2)), digits.labels[64:96]))
+    data = tuple(jnp.asarray(a) for a in (digits.images[:64], digits.labels[:64], digits.images[64:96],
+                                          digits.labels[64:96]))
     run = lambda steps, seconds, record: train_cnns(
         network_seeds(0, range(2)), hyper, *data, shapes=cnn_shapes(digits.shape[2], config.channels, 10), max_steps=steps,
         batch_size=8, checkpoints=3, on_steps=record, seconds_per_update=seconds)
     chunks_many, chunks_few = [], []
-    many, few = run(6, 1e-12, chunks_many.append), run(6, 1e12, chunks_few.append)
-    assert chunks_many == [1] * 6 and chunks_few == [1, 5]
+    many = run(6, 1e-12, lambda k, total: chunks_many.append((k, total)))
+    few = run(6, 1e12, lambda k, total: chunks_few.append((k, total)))
+    assert chunks_many == [(1, 6)] * 6 and chunks_few == [(1, 6), (5, 6)]
     for a, b in zip(jax.tree.leaves(many), jax.tree.leaves(few)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # Negative check: stopping a step early changes the networks (each one's own run is 6 steps).
@@ -141,3 +142,29 @@ def test_training_in_many_chunks_is_bit_identical_to_one_chunk(digits):
     assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(jax.tree.leaves(short[0]),
                                                                                  jax.tree.leaves(few[0])))
 
+
+
+def test_groups_by_length_stop_early_and_return_the_rows_in_order(digits):
+    from models.zoo import train_cnns
+    from models.zoo._inr_zoo import network_seeds
+
+    config = CnnZooConfig(n=5, channels=(4,), steps=(2, 9), batch_size=8, checkpoints=3, seed=1)
+    hyper = draw_hyperparameters(config)
+    steps = hyper["steps"]
+    assert len(set(steps.tolist())) >= 3  # lengths differ, so grouping reorders the rows
+    hyper = {name: jnp.asarray(v) for name, v in {**hyper, "marks": checkpoint_steps(steps, 3).astype(np.int32)}.items()}
+    data = tuple(jnp.asarray(a) for a in (digits.images[:64], digits.labels[:64], digits.images[64:96],
+                                          digits.labels[64:96]))
+    totals = {}
+    run = lambda size: train_cnns(
+        network_seeds(1, range(5)), hyper, *data, shapes=cnn_shapes(digits.shape[2], config.channels, 10),
+        max_steps=9, batch_size=8, checkpoints=3, group_size=size,
+        on_steps=lambda k, total: totals.__setitem__(size, total))
+    together, grouped = run(5), run(2)
+    order = np.sort(steps)
+    assert totals[5] == order[-1] and totals[2] == order[1] + order[3] + order[4]  # each group stops at its longest
+    for a, b in zip(jax.tree.leaves(together), jax.tree.leaves(grouped)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    # Negative check: the networks differ from one another, so rows returned out of order would fail above.
+    first = np.asarray(together[0][0][0])
+    assert all(not np.allclose(first[i], first[j], atol=1e-3) for i in range(5) for j in range(i))

@@ -111,9 +111,11 @@ def test_fit_in_many_chunks_is_bit_identical_to_one_chunk():
     seeds, images = network_seeds(0, range(3)), digits.images[:3]
     kwargs = dict(sizes=(2, 16, 1), omega0=30.0, steps=7, lr=5e-3, schedule="cosine")
     chunks_many, chunks_few = [], []
-    many = fit_sirens(seeds, images, **kwargs, on_steps=chunks_many.append, seconds_per_update=1e-12)
-    few = fit_sirens(seeds, images, **kwargs, on_steps=chunks_few.append, seconds_per_update=1e12)
-    assert chunks_many == [1] * 7 and chunks_few == [1, 6]  # the first chunk compiles, then as long as allowed
+    many = fit_sirens(seeds, images, **kwargs, on_steps=lambda k, total: chunks_many.append((k, total)),
+                      seconds_per_update=1e-12)
+    few = fit_sirens(seeds, images, **kwargs, on_steps=lambda k, total: chunks_few.append((k, total)),
+                     seconds_per_update=1e12)
+    assert chunks_many == [(1, 7)] * 7 and chunks_few == [(1, 7), (6, 7)]  # the first chunk compiles, then as long as allowed
     for a, b in zip(jax.tree.leaves(many), jax.tree.leaves(few)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # Negative check: one step fewer is a different fit, so the comparison can see a lost chunk.

@@ -211,11 +211,11 @@ def test_zoo_bar_moves_within_a_shard_and_lands_on_whole_counts(digits, tmp_path
 
     seen = []
 
-    def recording(bar, units, steps):
-        advance = real(bar, units, steps)
+    def recording(bar, units):
+        advance = real(bar, units)
 
-        def on_steps(k):
-            advance(k)
+        def on_steps(k, total):
+            advance(k, total)
             seen.append(bar.n)
 
         return on_steps

@@ -177,7 +177,7 @@ def fit_sirens(seeds, images, *, sizes, omega0, steps, lr, schedule, on_steps=No
     :func:`fit_sirens_reference`, which it matches to float32 rounding.
 
     The steps run in chunks of about ``seconds_per_update`` (one compiled program whatever
-    their length), and ``on_steps(n)`` is called after each chunk of ``n`` steps, so a
+    their length), and ``on_steps(n, steps)`` is called after each chunk of ``n`` steps, so a
     progress bar moves while a large batch fits. The result does not depend on the chunks.
     """
     import jax
@@ -193,7 +193,7 @@ def fit_sirens(seeds, images, *, sizes, omega0, steps, lr, schedule, on_steps=No
         planner.record(n, time.perf_counter() - clock)
         done += n
         if on_steps is not None:
-            on_steps(n)
+            on_steps(n, steps)
     return params, _to_psnr(start), _to_psnr(_siren_fit_loss(params, images, omega0=omega0))
 
 
@@ -291,7 +291,7 @@ def build_inr_zoo(
             params, psnr_init, psnr = fit_sirens(
                 seeds[pad], source.images[image_index[pad]], sizes=sizes, omega0=config.omega0,
                 steps=config.steps, lr=config.lr, schedule=config.schedule,
-                on_steps=advance_by_steps(bar, len(rows), config.steps),  # the bar moves within a shard too
+                on_steps=advance_by_steps(bar, len(rows)),  # the bar moves within a shard too
             )
             params, psnr_init, psnr = jax.tree.map(lambda a: a[: len(rows)], (params, psnr_init, psnr))
             writer.write(
