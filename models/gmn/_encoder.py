@@ -93,10 +93,8 @@ class GMNEncoder(eqx.Module):
         self.pe_edge_out = 1.0 + 0.1 * jax.random.normal(k[7], (layout.sizes[-1], d), dtype)
         self.init_h = ActivationBlock(d, d, key=k[8], dtype=dtype)
         self.init_delta = eqx.nn.Linear(d, d, key=k[9], dtype=dtype) if bidirectional else None
-        self.layers = eqx.filter_vmap(
-            lambda kk: make_layer(layout, d, mlp_width or d, bidirectional=bidirectional, d_gate=gate_width,
-                                  dropout=dropout, io_linear=io_linear, key=kk, dtype=dtype)
-        )(k[10:])
+        self.layers = _stacked_layers(k[10:], layout, d, mlp_width or d, bidirectional, gate_width, dropout,
+                                      io_linear, dtype)
 
     @property
     def bidirectional(self) -> bool:
@@ -169,3 +167,13 @@ class GMNEncoder(eqx.Module):
     @property
     def n_layers(self) -> int:
         return jax.tree.leaves(eqx.filter(self.layers, eqx.is_array))[0].shape[0]
+
+
+@eqx.filter_jit
+def _stacked_layers(keys, layout, d, d_hidden, bidirectional, d_gate, dropout, io_linear, dtype):
+    """One message-passing layer per key, stacked. Compiled: vmap alone would run each of the
+    initialisers' few hundred operations eagerly, compiling a program for every one."""
+    return eqx.filter_vmap(
+        lambda key: make_layer(layout, d, d_hidden, bidirectional=bidirectional, d_gate=d_gate, dropout=dropout,
+                               io_linear=io_linear, key=key, dtype=dtype)
+    )(keys)
