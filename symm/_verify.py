@@ -224,18 +224,6 @@ def _leaf_errors(moved, target, floor):
     return jnp.stack(rel), jnp.stack(absolute)
 
 
-@eqx.filter_jit
-def _equivariance_errors(f, space, weights, others, gs, mode, out_action, floor, chunk_size):
-    reference = f(*weights, *others)
-
-    def one(g):
-        moved = f(*(space.act(g, p) for p in weights), *others)
-        target = reference if mode == "invariant" else out_action(g, reference)
-        return _leaf_errors(moved, target, floor)
-
-    return _map_elements(one, gs, chunk_size)
-
-
 def _output_action(space: WeightSpace, example_output: Any) -> Callable:
     if isinstance(example_output, NeuronFeatures):
         return space.act_neurons
@@ -302,21 +290,40 @@ def _probe_networks(p, key):
 
 
 @eqx.filter_jit
-def _dependence(f, weights, others, key, floor):
-    """For each weight argument: the largest output change over its probes (other arguments fixed)."""
-    reference = f(*weights, *others)
+def _equivariance_errors(f, space, weights, others, gs, probe_key, mode, out_action, floor, chunk_size):
+    """Errors under every element of ``gs``, and how far each weight argument's probes move ``f``.
+
+    One program, one batched ``f``: the given networks, the ``n`` moved copies and the probes
+    (one weight argument replaced at a time) are stacked and mapped together, so ``f`` is
+    compiled once instead of once per batch shape.
+    """
+    n, m = jax.tree_util.tree_leaves(gs)[0].shape[0], len(weights)
+    probes = [_probe_networks(p, jax.random.fold_in(probe_key, i)) for i, p in enumerate(weights)]
+    n_probes = len(_PROBES)
+
+    def rows(k, p):
+        repeat = lambda count: jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (count, *a.shape)), p)
+        parts = [repeat(1), jax.vmap(lambda g: space.act(g, p))(gs)]
+        parts += [probes[k] if i == k else repeat(n_probes) for i in range(m)]
+        return jax.tree_util.tree_map(lambda *leaves: jnp.concatenate(leaves), *parts)
+
+    batch = tuple(rows(k, p) for k, p in enumerate(weights))
+    call = lambda ws: f(*ws, *others)
+    outputs = jax.vmap(call)(batch) if chunk_size is None else jax.lax.map(call, batch, batch_size=chunk_size)
+    take = lambda lo, hi: jax.tree_util.tree_map(lambda a: a[lo:hi], outputs)
+    reference = jax.tree_util.tree_map(lambda a: a[0], outputs)
+
+    def errors(g, moved):
+        target = reference if mode == "invariant" else out_action(g, reference)
+        return _leaf_errors(moved, target, floor)
+
+    rel, absolute = jax.vmap(errors)(gs, take(1, 1 + n))
     changes = []
-    for i, p in enumerate(weights):
-
-        def one(q, i=i):
-            probe = list(weights)
-            probe[i] = q
-            rel, _ = _leaf_errors(f(*probe, *others), reference, floor)
-            return jnp.max(rel)
-
-        change = jax.vmap(one)(_probe_networks(p, jax.random.fold_in(key, i)))
+    for i in range(m):
+        lo = 1 + n + i * n_probes
+        change = jax.vmap(lambda out: jnp.max(_leaf_errors(out, reference, floor)[0]))(take(lo, lo + n_probes))
         changes.append(jnp.max(jnp.where(jnp.isnan(change), jnp.inf, change)))
-    return jnp.stack(changes)
+    return rel, absolute, jnp.stack(changes)
 
 
 def _unwrap_fixed(x):
@@ -388,15 +395,15 @@ def check_equivariance(
         out_action = _output_action(space, eqx.filter_eval_shape(f, *weights, *others))
     tol = _tolerance(dtype, 1) if tol is None else float(tol)
     floor = _FLOOR.get(np.dtype(dtype), 1e-12) if floor is None else float(floor)
-    rel, absolute = _equivariance_errors(f, space, tuple(weights), others, gs, mode, out_action, floor, chunk_size)
-    rel, absolute = np.asarray(rel), np.asarray(absolute)  # [n, leaves]
+    probe_key = jax.random.key(0) if key is None else jax.random.fold_in(key, 0x5EED)
+    rel, absolute, changes = _equivariance_errors(f, space, tuple(weights), others, gs, probe_key, mode, out_action,
+                                                  floor, chunk_size)
+    rel, absolute, changes = np.asarray(rel), np.asarray(absolute), np.asarray(changes)  # [n, leaves], [weights]
     per_element = rel.max(axis=1)
     worst = int(np.argmax(per_element))
     reference = eqx.filter_eval_shape(f, *weights, *others)
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(reference)[0]]
     worst_leaf = int(np.argmax(rel[worst]))
-    probe_key = jax.random.key(0) if key is None else jax.random.fold_in(key, 0x5EED)
-    changes = np.asarray(_dependence(f, tuple(weights), others, probe_key, floor))
     reason = None
     ignored = [i for i, c in enumerate(changes) if not c > tol]
     if ignored:
