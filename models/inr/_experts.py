@@ -11,6 +11,7 @@ to reproduce a random per-pixel expert map, which seeds a fine, spatially mixed 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import equinox as eqx
@@ -191,6 +192,21 @@ def expert_labels(params) -> object:
     return eqx.tree_at(lambda m: m.experts, frozen, jax.tree.map(lambda _: "train", params.experts))
 
 
+@lru_cache(maxsize=None)
+def _paper_adam(learning_rate: float, decay: float, offset: int = 0) -> optax.GradientTransformation:
+    """Adam at ``learning_rate · decay^(step + offset)``, one object per setting: the fit's compiled
+    program is keyed on the optimiser, so a fresh one per image would recompile every time."""
+    schedule = optax.exponential_decay(learning_rate, transition_steps=1, decay_rate=decay)
+    return optax.adam(schedule if offset == 0 else (lambda count: schedule(count + offset)))
+
+
+@lru_cache(maxsize=None)
+def _experts_only_adam(learning_rate: float, decay: float, offset: int) -> optax.GradientTransformation:
+    """Stage two: the continued schedule on the experts, every other part held fixed."""
+    return optax.multi_transform({"train": _paper_adam(learning_rate, decay, offset), "frozen": optax.set_to_zero()},
+                                 expert_labels)
+
+
 def train_experts(model: NeuralExperts, coords: Float[Array, "n d"], target: Float[Array, "n c"], *,
                   steps: int = 30_000, learning_rate: float = 1e-5, decay: float = 0.9999,
                   experts_only: float = 0.2, record_every: int = 500, metric=psnr_pm1,
@@ -208,19 +224,14 @@ def train_experts(model: NeuralExperts, coords: Float[Array, "n d"], target: Flo
         raise ValueError(f"both stages ({stage1} and {steps - stage1} steps) must be multiples of "
                          f"record_every={record_every}; choose steps or record_every to match")
     ckpt = (lambda name: None) if checkpoint_dir is None else (lambda name: Path(checkpoint_dir) / name)
-    schedule = optax.exponential_decay(learning_rate, transition_steps=1, decay_rate=decay)
-    first = fit(model, coords, target, optimizer=optax.adam(schedule), steps=stage1, record_every=record_every,
-                loss=experts_loss, predict_fn=experts_predict, metric=metric, checkpoint=ckpt("stage1.eqx"),
-                progress=progress, desc=f"{desc}: all parts")
+    first = fit(model, coords, target, optimizer=_paper_adam(learning_rate, decay), steps=stage1,
+                record_every=record_every, loss=experts_loss, predict_fn=experts_predict, metric=metric,
+                checkpoint=ckpt("stage1.eqx"), progress=progress, desc=f"{desc}: all parts")
     if stage1 == steps:
         return first.model, first.trajectory
-    heads = optax.multi_transform(
-        {"train": optax.adam(lambda count: schedule(count + stage1)), "frozen": optax.set_to_zero()},
-        expert_labels,
-    )
-    second = fit(first.model, coords, target, optimizer=heads, steps=steps - stage1, record_every=record_every,
-                 loss=experts_loss, predict_fn=experts_predict, metric=metric, checkpoint=ckpt("stage2.eqx"),
-                 progress=progress, desc=f"{desc}: experts only")
+    second = fit(first.model, coords, target, optimizer=_experts_only_adam(learning_rate, decay, stage1),
+                 steps=steps - stage1, record_every=record_every, loss=experts_loss, predict_fn=experts_predict,
+                 metric=metric, checkpoint=ckpt("stage2.eqx"), progress=progress, desc=f"{desc}: experts only")
     t1, t2 = first.trajectory, second.trajectory
     traj = Trajectory(np.concatenate([t1.steps, t2.steps[1:] + stage1]),
                       np.concatenate([t1.metric, t2.metric[1:]]), np.concatenate([t1.loss, t2.loss[1:]]))
@@ -294,8 +305,7 @@ def train_model(name: str, model, coords, target, *, steps: int = 30_000, learni
         return train_experts(model, coords, target, steps=steps, learning_rate=learning_rate, decay=decay,
                              record_every=record_every, metric=metric, checkpoint_dir=checkpoint_dir,
                              progress=progress, desc=name)
-    schedule = optax.exponential_decay(learning_rate, transition_steps=1, decay_rate=decay)
     ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{name}.eqx"
-    out = fit(model, coords, target, optimizer=optax.adam(schedule), steps=steps, record_every=record_every,
-              loss=scaled_mse, metric=metric, checkpoint=ckpt, progress=progress, desc=name)
+    out = fit(model, coords, target, optimizer=_paper_adam(learning_rate, decay), steps=steps,
+              record_every=record_every, loss=scaled_mse, metric=metric, checkpoint=ckpt, progress=progress, desc=name)
     return out.model, out.trajectory

@@ -9,6 +9,7 @@ count (264,707 for width 256, 6 layers, RGB), so any gain comes from the initial
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -110,27 +111,34 @@ class TransferResult:
 
 def strainer_protocol(train_images: np.ndarray, test_images: np.ndarray, *, key: PRNGKeyArray,
                       width: int = 256, shared_layers: int = 5, train_steps: int = 5000, test_steps: int = 2000,
-                      learning_rate: float = 1e-4, record_every: int = 10, progress: bool = True) -> TransferResult:
+                      learning_rate: float = 1e-4, record_every: int = 10, progress: bool = True,
+                      checkpoint_dir=None) -> TransferResult:
     """Train STRAINER-N (N = len(train_images)) and STRAINER-1, fit a SIREN to the first training
     image (for the fine-tuned baseline), then fit every test image from each initialisation.
 
-    Images are ``[n, h, w, c]`` in [0, 1]; PSNR is in the [0,1] convention (peak 1)."""
+    Images are ``[n, h, w, c]`` in [0, 1]; PSNR is in the [0,1] convention (peak 1). With
+    ``checkpoint_dir`` every one of these fits keeps its own checkpoint there, so a stopped
+    protocol resumes inside the fit it was in and skips the finished ones."""
     from models.inr._data import as_targets
 
     coords, train = as_targets(train_images)
     _, test = as_targets(test_images, dtype=coords.dtype)
     c = train.shape[-1]
     k10, k1, kft, ktest = jax.random.split(key, 4)
+    if checkpoint_dir is not None:
+        Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    ckpt = (lambda name: None) if checkpoint_dir is None else (lambda name: Path(checkpoint_dir) / f"{name}.eqx")
     kw = dict(width=width, shared_layers=shared_layers)
     s10, _ = train_strainer(Strainer(coords.shape[1], c, train.shape[0], key=k10, **kw), coords, train,
                             steps=train_steps, learning_rate=learning_rate, record_every=train_steps or 1,
-                            progress=progress, desc=f"STRAINER-{train.shape[0]} encoder")
+                            checkpoint=ckpt(f"strainer_{train.shape[0]}"), progress=progress,
+                            desc=f"STRAINER-{train.shape[0]} encoder")
     s1, _ = train_strainer(Strainer(coords.shape[1], c, 1, key=k1, **kw), coords, train[:1],
                            steps=train_steps, learning_rate=learning_rate, record_every=train_steps or 1,
-                           progress=progress, desc="STRAINER-1 encoder")
+                           checkpoint=ckpt("strainer_1"), progress=progress, desc="STRAINER-1 encoder")
     sizes = (coords.shape[1],) + (width,) * shared_layers + (c,)
     donor = fit(siren(sizes, key=kft), coords, train[0], optimizer=optax.adam(learning_rate), steps=train_steps,
-                record_every=train_steps or 1, metric=psnr_01, progress=progress,
+                record_every=train_steps or 1, metric=psnr_01, checkpoint=ckpt("siren_donor"), progress=progress,
                 desc="SIREN to fine-tune").model
     optimizer = optax.adam(learning_rate)  # one object, so every test-time fit reuses one compilation
     psnr = {m: [] for m in METHODS}
@@ -140,8 +148,8 @@ def strainer_protocol(train_images: np.ndarray, test_images: np.ndarray, *, key:
                  "strainer_1": transfer(s1, key=kimg), "strainer_10": transfer(s10, key=kimg)}
         for name, model in inits.items():
             out = fit(model, coords, test[i], optimizer=optimizer, steps=test_steps,
-                      record_every=record_every, metric=psnr_01, progress=progress,
-                      desc=f"{name} on test image {i + 1}/{test.shape[0]}")
+                      record_every=record_every, metric=psnr_01, checkpoint=ckpt(f"test{i}_{name}"),
+                      progress=progress, desc=f"{name} on test image {i + 1}/{test.shape[0]}")
             psnr[name].append(out.trajectory.metric)
             steps = out.trajectory.steps
     return TransferResult(steps, {m: np.stack(v) for m, v in psnr.items()})
