@@ -31,7 +31,7 @@ import numpy as np
 
 from models.inr import _experts as ne
 from models.inr import _plots
-from models.inr._cli import load_domain
+from models.inr._cli import load_train_test
 from models.inr._data import grid, load_kodak, to_pm1
 from models.inr._fit import fit
 from models.inr._strainer import METHODS, TransferResult, strainer_protocol
@@ -244,9 +244,8 @@ def strainer(args) -> dict:
         summary = json.loads(path.read_text())
     else:
         try:
-            train = load_domain(args.strainer_domain, args.strainer_n_train, args.strainer_size, kodak=args.kodak)
-            start = args.strainer_n_train if test_domain == args.strainer_domain else 0
-            test = load_domain(test_domain, args.strainer_n_test, args.strainer_size, start=start, kodak=args.kodak)
+            train, test = load_train_test(args.strainer_domain, test_domain, args.strainer_n_train,
+                                          args.strainer_n_test, args.strainer_size, kodak=args.kodak)
         except (FileNotFoundError, ValueError) as error:
             raise InputError(str(error)) from None
         if train.shape[-1] != test.shape[-1]:

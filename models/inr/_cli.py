@@ -213,6 +213,13 @@ def load_domain(domain: str, n: int, size: int, *, start: int = 0, kodak=None):
     raise ValueError(f"unknown domain {domain!r}; choose one of {DOMAINS}")
 
 
+def load_train_test(domain: str, test_domain: str, n_train: int, n_test: int, size: int, *, kodak=None):
+    """STRAINER's training and held-out images; from one domain, the test images follow the training ones."""
+    train = load_domain(domain, n_train, size, kodak=kodak)
+    start = n_train if test_domain == domain else 0
+    return train, load_domain(test_domain, n_test, size, start=start, kodak=kodak)
+
+
 def run_strainer(args) -> int:
     import jax
     import numpy as np
@@ -225,9 +232,7 @@ def run_strainer(args) -> int:
         raise _user_error(f"--test-steps must be a multiple of --record-every {args.record_every}")
     test_domain = args.test_domain or args.domain
     try:
-        train = load_domain(args.domain, args.n_train, args.size, kodak=args.kodak)
-        start = args.n_train if test_domain == args.domain else 0
-        test = load_domain(test_domain, args.n_test, args.size, start=start, kodak=args.kodak)
+        train, test = load_train_test(args.domain, test_domain, args.n_train, args.n_test, args.size, kodak=args.kodak)
     except (ValueError, FileNotFoundError) as e:
         raise _user_error(str(e)) from None
     if train.shape[-1] != test.shape[-1]:
