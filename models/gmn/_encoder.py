@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import equinox as eqx
@@ -170,25 +169,11 @@ class GMNEncoder(eqx.Module):
         return jax.tree.leaves(eqx.filter(self.layers, eqx.is_array))[0].shape[0]
 
 
+@eqx.filter_jit
 def _stacked_layers(keys, layout, d, d_hidden, bidirectional, d_gate, dropout, io_linear, dtype):
-    """One message-passing layer per key, stacked, initialised by one compiled program."""
-    make, arrays = _layer_initialiser(layout, d, d_hidden, bidirectional, d_gate, dropout, io_linear, dtype)
-    static = eqx.filter(eqx.filter_eval_shape(make, keys), lambda x: not isinstance(x, jax.ShapeDtypeStruct))
-    return eqx.combine(arrays(keys), static)
-
-
-@functools.lru_cache(maxsize=None)
-def _layer_initialiser(layout, d, d_hidden, bidirectional, d_gate, dropout, io_linear, dtype):
-    """The layers' initialiser, and its arrays as one compiled program.
-
-    Compiled, because vmap alone would run the initialisers' few hundred operations eagerly,
-    compiling a program for every one. Unoptimised (XLA level 0), because it runs once and
-    optimising its many small random draws took XLA 2.5 times longer than the draws save.
-    """
-    make = eqx.filter_vmap(
+    """One message-passing layer per key, stacked. Compiled: vmap alone would run each of the
+    initialisers' few hundred operations eagerly, compiling a program for every one."""
+    return eqx.filter_vmap(
         lambda key: make_layer(layout, d, d_hidden, bidirectional=bidirectional, d_gate=d_gate, dropout=dropout,
                                io_linear=io_linear, key=key, dtype=dtype)
-    )
-    arrays = jax.jit(lambda keys: eqx.filter(make(keys), eqx.is_array),
-                     compiler_options={"xla_backend_optimization_level": 0})
-    return make, arrays
+    )(keys)
