@@ -1,6 +1,7 @@
-"""Weight zoos built in-process: SIREN INRs of images and small CNNs, stored as resumable shards."""
+"""Weight zoos built in-process: SIREN INRs of images, small CNNs and MLPs, stored as resumable shards."""
 
 from models.zoo._cnn_zoo import CnnZooConfig, build_cnn_zoo, cnn_apply, train_cnns
+from models.zoo._mlp_zoo import MlpZooConfig, build_mlp_zoo, mlp_apply, train_mlps
 from models.zoo._inr_zoo import InrZooConfig, build_inr_zoo, fit_sirens, pixel_grid, reconstruct
 from models.zoo._sources import ImageSource, SourceError, load_source
 from models.zoo._plots import plot_accuracy_histogram, plot_psnr_histogram, plot_reconstructions, plot_zoo
@@ -11,15 +12,18 @@ __all__ = [
     "CnnZooConfig",
     "ImageSource",
     "InrZooConfig",
+    "MlpZooConfig",
     "SourceError",
     "Zoo",
     "ZooFormatError",
     "build_cnn_zoo",
     "build_inr_zoo",
+    "build_mlp_zoo",
     "cnn_apply",
     "fit_sirens",
     "load_source",
     "load_zoo",
+    "mlp_apply",
     "pixel_grid",
     "plot_accuracy_histogram",
     "plot_psnr_histogram",
@@ -27,4 +31,5 @@ __all__ = [
     "plot_zoo",
     "reconstruct",
     "train_cnns",
+    "train_mlps",
 ]

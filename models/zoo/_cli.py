@@ -2,6 +2,7 @@
 
 ``symm zoo inr --source mnist5k --out DIR``   fit one SIREN per image (resumes DIR)
 ``symm zoo cnn --source digits --out DIR``    train a zoo of small CNNs (resumes DIR)
+``symm zoo mlp --source digits --out DIR``    train a zoo of small MLPs on flattened images (resumes DIR)
 ``symm zoo show DIR``                         summary of a zoo on disk
 ``symm zoo plot DIR --out FIG.png``           reconstructions + PSNR or accuracy histogram
 """
@@ -40,9 +41,9 @@ def _range(parse):
 def register(subparsers) -> None:
     defaults = argparse.ArgumentDefaultsHelpFormatter
     zoo = subparsers.add_parser(
-        "zoo", help="build weight zoos (SIREN INRs, small CNNs) in-process",
-        description="Build, inspect and plot weight zoos: one SIREN per image (inr) or many small CNNs (cnn), "
-        "written as checksummed shards into --out and resumed when a run is interrupted; show and plot read a zoo.",
+        "zoo", help="build weight zoos (SIREN INRs, small CNNs and MLPs) in-process",
+        description="Build, inspect and plot weight zoos: one SIREN per image (inr), or many small CNNs (cnn) or "
+        "MLPs (mlp), written as checksummed shards into --out and resumed when a run is interrupted; show and plot read a zoo.",
     )
     commands = zoo.add_subparsers(dest="zoo_command", metavar="KIND", required=True)
 
@@ -66,25 +67,15 @@ def register(subparsers) -> None:
 
     cnn = commands.add_parser("cnn", help="train a zoo of small CNNs; resumes an interrupted run in --out",
                               formatter_class=defaults)
-    cnn.add_argument("--source", required=True, help="mnist5k, digits, a labelled image folder, or .npy/.npz")
-    cnn.add_argument("--out", required=True, help="zoo directory: new or empty (created), or a zoo to resume")
-    cnn.add_argument("-n", "--n", type=int, default=1000, help="number of networks")
     cnn.add_argument("--channels", type=_ints, default=(16, 16, 16), help="convolution channels, comma-separated")
-    cnn.add_argument("--activations", nargs="+", choices=("relu", "tanh"), default=["relu", "tanh"],
-                     help="activations drawn per network")
-    cnn.add_argument("--lr", type=_range(_floats), default=(1e-4, 3e-2), help="LOW,HIGH, log-uniform")
-    cnn.add_argument("--weight-decay", type=_range(_floats), default=(1e-6, 1e-1), help="LOW,HIGH, log-uniform")
-    cnn.add_argument("--init-scale", type=_range(_floats), default=(0.2, 2.0), help="LOW,HIGH, log-uniform")
-    cnn.add_argument("--dropout", type=_range(_floats), default=(0.0, 0.5), help="LOW,HIGH, uniform")
-    cnn.add_argument("--train-fraction", type=_range(_floats), default=(0.05, 1.0), help="LOW,HIGH, uniform")
-    cnn.add_argument("--steps", type=_range(_ints), default=(100, 1000), help="LOW,HIGH, uniform integers")
-    cnn.add_argument("--batch-size", type=int, default=32, help="training batch size")
-    cnn.add_argument("--checkpoints", type=int, default=5, help="saved weights per network, init to end")
-    cnn.add_argument("--test-fraction", type=float, default=0.2, help="images held out to measure test accuracy")
-    cnn.add_argument("--seed", type=int, default=0, help="seed of the hyperparameters and initialisations")
-    cnn.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split of the networks")
-    cnn.add_argument("--shard-size", type=int, default=256, help="CNNs trained at once and stored per shard")
+    _trained_zoo_arguments(cnn, "CNNs")
     cnn.set_defaults(func=_run_cnn)
+
+    mlp = commands.add_parser("mlp", help="train a zoo of small MLPs on flattened images; resumes an interrupted "
+                              "run in --out", formatter_class=defaults)
+    mlp.add_argument("--hidden", type=_ints, default=(32,), help="hidden widths, comma-separated")
+    _trained_zoo_arguments(mlp, "MLPs")
+    mlp.set_defaults(func=_run_mlp)
 
     show = commands.add_parser("show", help="summarise a zoo directory (checks every shard's checksum)")
     show.add_argument("dir", help="a zoo directory")
@@ -96,6 +87,27 @@ def register(subparsers) -> None:
     plot.add_argument("--out", required=True, help="image file to write (e.g. zoo.png)")
     plot.add_argument("--source", default=None, help="INR zoos: the source, if not the one in the manifest")
     plot.set_defaults(func=_run_plot)
+
+
+def _trained_zoo_arguments(parser, networks: str) -> None:
+    """The options every zoo of trained classifiers (CNN, MLP) shares: hyperparameter ranges and sizes."""
+    parser.add_argument("--source", required=True, help="mnist5k, digits, a labelled image folder, or .npy/.npz")
+    parser.add_argument("--out", required=True, help="zoo directory: new or empty (created), or a zoo to resume")
+    parser.add_argument("-n", "--n", type=int, default=1000, help="number of networks")
+    parser.add_argument("--activations", nargs="+", choices=("relu", "tanh"), default=["relu", "tanh"],
+                        help="activations drawn per network")
+    parser.add_argument("--lr", type=_range(_floats), default=(1e-4, 3e-2), help="LOW,HIGH, log-uniform")
+    parser.add_argument("--weight-decay", type=_range(_floats), default=(1e-6, 1e-1), help="LOW,HIGH, log-uniform")
+    parser.add_argument("--init-scale", type=_range(_floats), default=(0.2, 2.0), help="LOW,HIGH, log-uniform")
+    parser.add_argument("--dropout", type=_range(_floats), default=(0.0, 0.5), help="LOW,HIGH, uniform")
+    parser.add_argument("--train-fraction", type=_range(_floats), default=(0.05, 1.0), help="LOW,HIGH, uniform")
+    parser.add_argument("--steps", type=_range(_ints), default=(100, 1000), help="LOW,HIGH, uniform integers")
+    parser.add_argument("--batch-size", type=int, default=32, help="training batch size")
+    parser.add_argument("--checkpoints", type=int, default=5, help="saved weights per network, init to end")
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="images held out to measure test accuracy")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the hyperparameters and initialisations")
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split of the networks")
+    parser.add_argument("--shard-size", type=int, default=256, help=f"{networks} trained at once and stored per shard")
 
 
 def _user_errors(call):
@@ -130,24 +142,37 @@ def _run_inr(args) -> int:
     return _user_errors(run)
 
 
-def _run_cnn(args) -> int:
-    def run():
-        from models.zoo import CnnZooConfig, build_cnn_zoo, load_source
+def _run_trained(args, build, Config, unit: str, **architecture) -> int:
+    """Build a CNN or MLP zoo from the shared options; one summary line."""
 
-        config = CnnZooConfig(
-            n=args.n, channels=args.channels, activations=tuple(args.activations), lr=args.lr,
-            weight_decay=args.weight_decay, init_scale=args.init_scale, dropout=args.dropout,
-            train_fraction=args.train_fraction, steps=args.steps, batch_size=args.batch_size,
-            checkpoints=args.checkpoints, test_fraction=args.test_fraction, seed=args.seed,
-            split_seed=args.split_seed, shard_size=args.shard_size,
+    def run():
+        from models.zoo import load_source
+
+        config = Config(
+            n=args.n, activations=tuple(args.activations), lr=args.lr, weight_decay=args.weight_decay,
+            init_scale=args.init_scale, dropout=args.dropout, train_fraction=args.train_fraction, steps=args.steps,
+            batch_size=args.batch_size, checkpoints=args.checkpoints, test_fraction=args.test_fraction,
+            seed=args.seed, split_seed=args.split_seed, shard_size=args.shard_size, **architecture,
         )
-        zoo = build_cnn_zoo(load_source(args.source), args.out, config)
+        zoo = build(load_source(args.source), args.out, config)
         acc = zoo["test_accuracy"]
-        print(f"{len(zoo)} CNNs in {args.out}: test accuracy mean {acc.mean():.3f}, "
+        print(f"{len(zoo)} {unit}s in {args.out}: test accuracy mean {acc.mean():.3f}, "
               f"min {acc.min():.3f}, max {acc.max():.3f}")
         return 0
 
     return _user_errors(run)
+
+
+def _run_cnn(args) -> int:
+    from models.zoo import CnnZooConfig, build_cnn_zoo
+
+    return _run_trained(args, build_cnn_zoo, CnnZooConfig, "CNN", channels=args.channels)
+
+
+def _run_mlp(args) -> int:
+    from models.zoo import MlpZooConfig, build_mlp_zoo
+
+    return _run_trained(args, build_mlp_zoo, MlpZooConfig, "MLP", hidden=args.hidden)
 
 
 def _run_show(args) -> int:

@@ -1,134 +1,53 @@
 """The small-CNN zoo, for predicting generalisation from weights (Small-CNN-Zoo shape).
 
 Every network is 3 conv layers (3x3, same padding, stride 1) with an activation, global
-average pooling, and a dense layer to the classes. Hyperparameters are drawn per network
-(learning rate, weight decay, initialisation scale, dropout, training fraction, steps,
-activation) and all networks of a shard train at once under ``vmap``. Each network
-records its test accuracy, its hyperparameters, and checkpoints at evenly spaced
-fractions of its own training run (the first is the initialisation, the last the end).
+average pooling, and a dense layer to the classes. The hyperparameters, the vmapped
+training, the checkpoints and the storage are those of every trained zoo
+(``models.zoo._trained_zoo``); this module is the CNN's shapes and forward pass.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
-import equinox as eqx
-import jax
 import jax.numpy as jnp
-import numpy as np
-import optax
 
-from models._progress import WHOLE_COUNT_BAR, ChunkPlanner, advance_by_steps, warn_if_long
 from models.zoo._sources import ImageSource
-from models.zoo._storage import ShardWriter, Zoo, flatten_params, layout_entry, load_zoo, param_layout
+from models.zoo._storage import Zoo
+from models.zoo._trained_zoo import (  # noqa: F401  (re-exported: the names this module always had)
+    ACTIVATIONS,
+    HYPERPARAMETERS,
+    TrainedZooConfig,
+    activate,
+    build_trained_zoo,
+    checkpoint_steps,
+    draw_hyperparameters,
+    drop,
+    he_init,
+    labelled_classes,
+    split_train_test,
+    train_networks,
+)
 
-ACTIVATIONS = ("relu", "tanh")
-HYPERPARAMETERS = ("lr", "weight_decay", "init_scale", "dropout", "train_fraction", "steps", "activation")
+cnn_init = he_init  # He-normal weights times init_scale, zero biases (fan-in: in-channels · k · k)
 
 
 @dataclasses.dataclass(frozen=True)
-class CnnZooConfig:
-    """Ranges the per-network hyperparameters are drawn from (all recorded in the manifest).
+class CnnZooConfig(TrainedZooConfig):
+    """``channels``: the convolutions' widths; every other field is ``TrainedZooConfig``'s."""
 
-    ``lr``, ``weight_decay`` and ``init_scale`` are log-uniform over their ranges;
-    ``dropout`` and ``train_fraction`` uniform; ``steps`` uniform integers (inclusive);
-    the activation uniform over ``activations``. The source's images are split once,
-    by ``split_seed``, into a training pool and a ``test_fraction`` test set.
-    """
-
-    n: int = 1000
     channels: tuple[int, ...] = (16, 16, 16)
-    activations: tuple[str, ...] = ACTIVATIONS
-    lr: tuple[float, float] = (1e-4, 3e-2)
-    weight_decay: tuple[float, float] = (1e-6, 1e-1)
-    init_scale: tuple[float, float] = (0.2, 2.0)
-    dropout: tuple[float, float] = (0.0, 0.5)
-    train_fraction: tuple[float, float] = (0.05, 1.0)
-    steps: tuple[int, int] = (100, 1000)
-    batch_size: int = 32
-    checkpoints: int = 5
-    test_fraction: float = 0.2
-    seed: int = 0
-    split_seed: int = 0
-    shard_size: int = 256
 
     def __post_init__(self):
-        for name in ("channels", "activations", "lr", "weight_decay", "init_scale", "dropout", "train_fraction", "steps"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        object.__setattr__(self, "steps", tuple(int(s) for s in self.steps))
-        if self.n < 1 or self.batch_size < 1 or self.shard_size < 1:
-            raise ValueError("n, batch_size and shard_size must be >= 1")
-        if not self.channels or min(self.channels) < 1:
-            raise ValueError(f"channels must be positive widths, got {self.channels}")
-        unknown = sorted(set(self.activations) - set(ACTIVATIONS))
-        if not self.activations or unknown:
-            raise ValueError(f"activations must be drawn from {ACTIVATIONS}, got {self.activations}")
-        for name, lo_min in (("lr", 0.0), ("weight_decay", 0.0), ("init_scale", 0.0)):
-            lo, hi = getattr(self, name)
-            if not (lo > lo_min and hi >= lo):
-                raise ValueError(f"{name} range must satisfy 0 < low <= high (log-uniform), got {(lo, hi)}")
-        if not (0.0 <= self.dropout[0] <= self.dropout[1] < 1.0):
-            raise ValueError(f"dropout range must lie in [0, 1), got {self.dropout}")
-        if not (0.0 < self.train_fraction[0] <= self.train_fraction[1] <= 1.0):
-            raise ValueError(f"train_fraction range must lie in (0, 1], got {self.train_fraction}")
-        if not (1 <= self.steps[0] <= self.steps[1]):
-            raise ValueError(f"steps range must satisfy 1 <= low <= high, got {self.steps}")
-        if self.checkpoints < 2:
-            raise ValueError("checkpoints must be >= 2 (the initialisation and the final weights)")
-        if not (0.0 < self.test_fraction < 1.0):
-            raise ValueError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
-
-
-def draw_hyperparameters(config: CnnZooConfig) -> dict[str, np.ndarray]:
-    """Every network's hyperparameters, fixed by ``config.seed`` (one draw for the whole zoo)."""
-    rng = np.random.default_rng([config.seed, 1])
-    n = config.n
-    log_uniform = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), n))
-    return {
-        "lr": log_uniform(*config.lr).astype(np.float32),
-        "weight_decay": log_uniform(*config.weight_decay).astype(np.float32),
-        "init_scale": log_uniform(*config.init_scale).astype(np.float32),
-        "dropout": rng.uniform(*config.dropout, n).astype(np.float32),
-        "train_fraction": rng.uniform(*config.train_fraction, n).astype(np.float32),
-        "steps": rng.integers(config.steps[0], config.steps[1] + 1, n).astype(np.int64),
-        "activation": rng.integers(0, len(config.activations), n).astype(np.int8),
-    }
-
-
-def split_train_test(n_images: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint index arrays (train pool, test set) of the source images."""
-    order = np.random.default_rng(seed).permutation(n_images)
-    n_test = max(1, int(round(n_images * test_fraction)))
-    return np.sort(order[n_test:]), np.sort(order[:n_test])
-
-
-def checkpoint_steps(steps: np.ndarray, checkpoints: int) -> np.ndarray:
-    """``[B, K]`` steps at which each network is saved: evenly spaced from 0 to its own ``steps``."""
-    return (np.arange(checkpoints)[None] * np.asarray(steps, np.int64)[:, None]) // (checkpoints - 1)
+        super().__post_init__()
+        self._check_widths("channels")
 
 
 def cnn_shapes(in_channels: int, channels, n_classes: int, kernel_size: int = 3):
     widths = (in_channels, *channels)
     convs = [((o, i, kernel_size, kernel_size), (o,)) for i, o in zip(widths[:-1], widths[1:])]
     return [*convs, ((n_classes, widths[-1]), (n_classes,))]
-
-
-def cnn_init(key, shapes, init_scale):
-    """He-normal weights times ``init_scale``, zero biases."""
-    keys = jax.random.split(key, len(shapes))
-    params = []
-    for k, (w_shape, b_shape) in zip(keys, shapes):
-        fan_in = int(np.prod(w_shape[1:]))
-        W = jax.random.normal(k, w_shape, jnp.float32) * (init_scale * jnp.sqrt(jnp.float32(2.0 / fan_in)))
-        params.append((W, jnp.zeros(b_shape, jnp.float32)))
-    return tuple(params)
-
-
-def _activate(z, activation):
-    """``activation`` is 0 (relu) or 1 (tanh) as data, so networks with either share one vmap."""
-    return jnp.where(activation == 0, jax.nn.relu(z), jnp.tanh(z))
 
 
 def _conv_same(images, W):
@@ -152,10 +71,7 @@ def cnn_logits(params, images, activation, *, dropout=None, key=None):
     """Logits ``[N, classes]`` of NHWC images ``[N, H, W, C]``; dropout (rate, key) on conv features if given."""
     h = images
     for layer, (W, b) in enumerate(params[:-1]):
-        h = _activate(_conv_same(h, W) + b, activation)
-        if key is not None:
-            keep = jax.random.bernoulli(jax.random.fold_in(key, layer), 1.0 - dropout, h.shape)
-            h = jnp.where(keep, h / (1.0 - dropout), jnp.zeros_like(h))
+        h = drop(activate(_conv_same(h, W) + b, activation), layer, dropout, key)
     W, b = params[-1]
     return jnp.mean(h, axis=(1, 2)) @ W.T + b
 
@@ -165,145 +81,14 @@ def cnn_apply(params, image, activation: str):
     return cnn_logits(params, jnp.transpose(image, (1, 2, 0))[None], ACTIVATIONS.index(activation))[0]
 
 
-def _accuracy(params, images, labels, activation, chunk: int = 128):
-    """Fraction classified correctly, evaluated ``chunk`` images at a time to bound memory."""
-    n = images.shape[0]
-    n_chunks = -(-n // chunk)
-    pad = n_chunks * chunk - n
-    images = jnp.concatenate([images, jnp.zeros((pad, *images.shape[1:]), images.dtype)])
-    labels = jnp.concatenate([labels, jnp.full((pad,), -1, labels.dtype)])  # -1 never matches a prediction
-
-    def count(total, batch):
-        x, y = batch
-        return total + jnp.sum(jnp.argmax(cnn_logits(params, x, activation), -1) == y).astype(jnp.int32), None
-
-    batches = (images.reshape(n_chunks, chunk, *images.shape[1:]), labels.reshape(n_chunks, chunk))
-    correct, _ = jax.lax.scan(count, jnp.zeros((), jnp.int32), batches)
-    return correct.astype(jnp.float32) / n
+def train_cnns(seeds, hyper, train_x, train_y, test_x, test_y, **options):
+    """``train_networks`` with the CNN forward pass, on NHWC images (see there for ``options``)."""
+    return train_networks(cnn_logits, seeds, hyper, train_x, train_y, test_x, test_y, **options)
 
 
-def _cnn_keys(seed):
-    return jax.random.split(jax.random.key(seed), 3)  # init, pool permutation, data
-
-
-def _cnn_optimiser(h):
-    return optax.adamw(h["lr"], weight_decay=h["weight_decay"])
-
-
-@eqx.filter_jit
-def _cnn_start(seeds, hyper, n_train, *, shapes, checkpoints):
-    """Every network's initial params, optimiser state, checkpoint buffer and training pool."""
-
-    def start_one(seed, h):
-        init_key, perm_key, _ = _cnn_keys(seed)
-        params = cnn_init(init_key, shapes, h["init_scale"])
-        # The network sees only the first train_fraction of its own permutation of the pool.
-        pool = jax.random.permutation(perm_key, n_train)
-        saved = jax.tree.map(lambda p: jnp.broadcast_to(p[None], (checkpoints, *p.shape)), params)
-        return params, _cnn_optimiser(h).init(params), saved, pool
-
-    return jax.vmap(start_one)(seeds, hyper)
-
-
-@eqx.filter_jit
-def _cnn_steps(carry, seeds, hyper, train_x, train_y, start, n_steps, *, batch_size):
-    """Steps ``start .. start + n_steps`` (traced, so every chunk reuses one program) of every network."""
-    n_train = train_x.shape[0]
-
-    def steps_one(carry, seed, h):
-        data_key = _cnn_keys(seed)[2]
-        optimiser = _cnn_optimiser(h)
-        n_seen = jnp.maximum(1, jnp.floor(h["train_fraction"] * n_train).astype(jnp.int32))
-
-        def loss(params, idx, key):
-            logits = cnn_logits(params, train_x[idx], h["activation"], dropout=h["dropout"], key=key)
-            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, train_y[idx]))
-
-        def step(t, carry):
-            params, state, saved, pool = carry
-            k = jax.random.fold_in(data_key, t)
-            idx = pool[jax.random.randint(jax.random.fold_in(k, 0), (batch_size,), 0, n_seen)]
-            grads = jax.grad(loss)(params, idx, jax.random.fold_in(k, 1))
-            with jax.numpy_dtype_promotion("standard"):  # optax mixes python floats and int32 step counts
-                updates, new_state = optimiser.update(grads, state, params)
-            active = t < h["steps"].astype(jnp.int32)
-            keep = lambda new, old: jnp.where(active, new, old)
-            params = jax.tree.map(keep, optax.apply_updates(params, updates), params)
-            state = jax.tree.map(keep, new_state, state)
-            hit = h["marks"] == t + 1
-            saved = jax.tree.map(lambda s, p: jnp.where(hit.reshape((-1,) + (1,) * p.ndim), p[None], s), saved, params)
-            return params, state, saved, pool
-
-        return jax.lax.fori_loop(start, start + n_steps, step, carry)
-
-    return jax.vmap(steps_one)(carry, seeds, hyper)
-
-
-@eqx.filter_jit
-def _cnn_evaluate(saved, hyper, train_x, train_y, test_x, test_y):
-    def evaluate_one(saved, h):
-        evaluate = lambda x, y: jax.lax.map(lambda p: _accuracy(p, x, y, h["activation"]), saved)
-        return evaluate(train_x, train_y), evaluate(test_x, test_y)
-
-    return jax.vmap(evaluate_one)(saved, hyper)
-
-
-def train_cnns(seeds, hyper, train_x, train_y, test_x, test_y, *, shapes, max_steps, batch_size, checkpoints,
-               group_size: int = 32, on_steps=None, seconds_per_update: float = 2.0):
-    """Train one CNN per row of ``hyper`` (dict of ``[B]`` arrays) on NHWC images.
-
-    The networks train ``group_size`` at a time under one vmap, grouped by their own
-    ``steps`` so a group stops at its longest member instead of at ``max_steps``: with
-    steps drawn uniformly this skips about a third of the work. Steps beyond a network's
-    own ``steps`` leave it unchanged; ``hyper["marks"]`` ``[B, K]`` are the checkpoint steps.
-    Returns final params, checkpoint params ``[B, K, ...]`` and the train and test
-    accuracies at every checkpoint ``[B, K]``, in the order of the rows.
-
-    The steps run in chunks of about ``seconds_per_update`` (one compiled program whatever
-    their length), and ``on_steps(n, total)`` is called after each chunk of ``n`` of the
-    ``total`` group-steps, so a progress bar moves while a shard trains. The result does
-    not depend on the chunks.
-    """
-    n = len(seeds)
-    size = max(1, min(group_size, n))
-    own = np.minimum(np.asarray(hyper["steps"], np.int64), max_steps)
-    order = np.argsort(own, kind="stable")
-    order = np.concatenate([order, np.full(-n % size, order[-1])])  # the last group is padded with its longest
-    groups = order.reshape(-1, size)
-    lengths = [int(own[group].max()) for group in groups]
-    total, results = sum(lengths), []
-    for group, length in zip(groups, lengths):
-        part = {name: value[group] for name, value in hyper.items()}
-        carry = _cnn_start(seeds[group], part, train_x.shape[0], shapes=shapes, checkpoints=checkpoints)
-        planner, done = ChunkPlanner(seconds_per_update, cap=max(length, 1)), 0
-        while done < length:
-            k = planner.next(length - done)
-            clock = time.perf_counter()
-            carry = jax.block_until_ready(_cnn_steps(carry, seeds[group], part, train_x, train_y,
-                                                     jnp.asarray(done, jnp.int32), jnp.asarray(k, jnp.int32),
-                                                     batch_size=batch_size))
-            planner.record(k, time.perf_counter() - clock)
-            done += k
-            if on_steps is not None:
-                on_steps(k, total)
-        params, _, saved, _ = carry
-        results.append((params, saved, *_cnn_evaluate(saved, part, train_x, train_y, test_x, test_y)))
-    rows = np.argsort(order[:n], kind="stable")  # position of each row among the trained networks
-    return jax.tree.map(lambda *parts: jnp.concatenate(parts)[rows], *results)
-
-
-def cnn_generator(config: CnnZooConfig, source: ImageSource, n_classes: int) -> dict:
-    return {
-        "config": dataclasses.asdict(config),
-        "source": source.describe(),
-        "architecture": {
-            "type": "cnn",
-            "channels": [source.shape[2], *config.channels],
-            "dense": [n_classes],
-            "kernel_size": 3,
-            "activations": list(config.activations),
-        },
-    }
+def cnn_architecture(config: CnnZooConfig, source: ImageSource, n_classes: int) -> dict:
+    return {"type": "cnn", "channels": [source.shape[2], *config.channels], "dense": [n_classes], "kernel_size": 3,
+            "activations": list(config.activations)}
 
 
 def build_cnn_zoo(
@@ -321,72 +106,9 @@ def build_cnn_zoo(
     checkpoint (``*_accuracy_ckpt`` ``[K]``), ``checkpoint_step`` ``[K]``, and
     ``zoo.checkpoints`` (weights ``[N, K, ...]``).
     """
-    from tqdm.auto import tqdm
-
-    from models.zoo._inr_zoo import network_seeds, split_of_images
-
-    labels = source.labels
-    if labels.min() < 0:
-        raise ValueError(f"source {source.name!r} has unlabelled images; a CNN zoo needs class labels")
-    n_classes = int(labels.max()) + 1
-    shapes = cnn_shapes(source.shape[2], config.channels, n_classes)
-    k = config.checkpoints
-    layout = {
-        **param_layout(shapes, np.float32),
-        **param_layout(shapes, np.float32, prefix="ckpt.", extra=(k,)),
-        **{name: layout_entry((), np.int8 if name == "activation" else np.int64 if name == "steps" else np.float32)
-           for name in HYPERPARAMETERS},
-        "seed": layout_entry((), np.uint32),
-        "split": layout_entry((), np.int8),
-        "checkpoint_step": layout_entry((k,), np.int64),
-        "train_accuracy": layout_entry((), np.float32),
-        "test_accuracy": layout_entry((), np.float32),
-        "train_accuracy_ckpt": layout_entry((k,), np.float32),
-        "test_accuracy_ckpt": layout_entry((k,), np.float32),
-    }
-    writer = ShardWriter(
-        out, kind="cnn", generator=cnn_generator(config, source, n_classes), layout=layout, n=config.n,
-        shard_size=min(config.shard_size, config.n),  # never train more networks than the zoo holds
+    n_classes = labelled_classes(source, "CNN")
+    return build_trained_zoo(
+        source, out, config, kind="cnn", unit="CNN", architecture=cnn_architecture(config, source, n_classes),
+        shapes=cnn_shapes(source.shape[2], config.channels, n_classes), logits=cnn_logits,
+        inputs=lambda images: images, progress=progress,  # NHWC, as sources hold them
     )
-    hyper = draw_hyperparameters(config)
-    network_split = split_of_images(config.n, (0.8 * 0.5, 0.2 * 0.5, 0.5), config.split_seed)
-    train_idx, test_idx = split_train_test(len(source), config.test_fraction, config.split_seed)
-    data = tuple(jnp.asarray(a) for a in (source.images[train_idx], labels[train_idx], source.images[test_idx],
-                                          labels[test_idx]))  # NHWC, as sources hold them
-    todo = writer.pending()
-    with tqdm(total=config.n, initial=config.n - sum(len(writer.rows(i)) for i in todo), unit="CNN",
-              disable=not progress, desc=f"CNN zoo on {source.name}", bar_format=WHOLE_COUNT_BAR) as bar:
-        for count, index in enumerate(todo):
-            clock = time.perf_counter()
-            rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
-            seeds = network_seeds(config.seed, rows)
-            shard_hyper = {name: value[rows] for name, value in hyper.items()}
-            marks = checkpoint_steps(shard_hyper["steps"], k)
-            inputs = {**shard_hyper, "marks": marks.astype(np.int32)}
-            result = train_cnns(
-                seeds, {n: jnp.asarray(v) for n, v in inputs.items()}, *data, shapes=shapes,
-                max_steps=config.steps[1], batch_size=config.batch_size, checkpoints=k,
-                on_steps=advance_by_steps(bar, len(rows)),  # the bar moves within a shard too
-            )
-            params, saved, train_acc, test_acc = jax.tree.map(np.asarray, result)
-            writer.write(
-                index,
-                {
-                    **flatten_params(params),
-                    **flatten_params(saved, prefix="ckpt."),
-                    **shard_hyper,
-                    "seed": seeds,
-                    "split": network_split[rows],
-                    "checkpoint_step": marks,
-                    "train_accuracy": train_acc[:, -1],
-                    "test_accuracy": test_acc[:, -1],
-                    "train_accuracy_ckpt": train_acc,
-                    "test_accuracy_ckpt": test_acc,
-                },
-            )
-            bar.set_postfix(acc=f"{float(np.mean(test_acc[:, -1])):.3f}")
-            if count == 0 and progress:  # the first shard also compiles: an upper bound
-                warn_if_long(f"CNN zoo on {source.name}", (time.perf_counter() - clock) * (len(todo) - 1),
-                             advice="fewer networks (-n), fewer steps or a GPU make it shorter; "
-                             "stopped, it resumes from its finished shards")
-    return load_zoo(out)

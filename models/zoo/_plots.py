@@ -73,8 +73,8 @@ def plot_accuracy_histogram(zoo: Zoo, ax=None):
 
 
 def plot_zoo(zoo: Zoo, source: str | ImageSource | None = None, count: int = 8):
-    """INR zoo: reconstructions and the PSNR histogram; CNN zoo: the test-accuracy histogram."""
-    if zoo.kind == "cnn":
+    """INR zoo: reconstructions and the PSNR histogram; CNN or MLP zoo: the test-accuracy histogram."""
+    if zoo.kind in ("cnn", "mlp"):
         return plot_accuracy_histogram(zoo)
     import matplotlib.pyplot as plt
 

@@ -300,7 +300,7 @@ class Zoo:
 
     @property
     def checkpoints(self):
-        """CNN zoos: weights at every checkpoint, ``W [N, K, ...]``; ``zoo["checkpoint_step"]`` says when."""
+        """CNN and MLP zoos: weights at every checkpoint, ``W [N, K, ...]``; ``zoo["checkpoint_step"]`` says when."""
         if "ckpt.W0" not in self.arrays:
             raise ValueError(f"the {self.kind} zoo in {self.directory} stores no checkpoints")
         return self._params("ckpt.")

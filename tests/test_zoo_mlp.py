@@ -1,0 +1,94 @@
+"""The small-MLP zoo: reproducible for a seed, points of ``symm.WeightSpace.mlp``, resumable from the command line."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import symm
+import symm.cli
+from models.zoo import ImageSource, MlpZooConfig, build_mlp_zoo, load_zoo, mlp_apply
+from models.zoo._mlp_zoo import flatten_images
+from models.zoo._trained_zoo import split_train_test
+
+CONFIG = MlpZooConfig(n=6, hidden=(16,), steps=(40, 120), lr=(3e-3, 3e-2), train_fraction=(0.5, 1.0),
+                      shard_size=2, checkpoints=2)
+FLAGS = ["--hidden", "16", "-n", "6", "--steps", "40,120", "--lr", "3e-3,3e-2", "--train-fraction", "0.5,1",
+         "--shard-size", "2", "--checkpoints", "2"]
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    from models.zoo import load_source
+
+    full = load_source("digits")
+    path = tmp_path_factory.mktemp("source") / "digits600.npz"
+    np.savez(path, images=full.images[:600], labels=full.labels[:600])  # small pool: cheap evaluation
+    return ImageSource("digits600", full.images[:600], full.labels[:600]), path
+
+
+@pytest.fixture(scope="module")
+def zoo(digits, tmp_path_factory):
+    return build_mlp_zoo(digits[0], tmp_path_factory.mktemp("mlp") / "zoo", CONFIG, progress=False)
+
+
+def test_weights_are_points_of_the_mlp_weight_space_and_its_forward_pass(zoo, digits):
+    source = digits[0]
+    _, test = split_train_test(len(source), CONFIG.test_fraction, CONFIG.split_seed)
+    images = np.transpose(source.images[test], (0, 3, 1, 2))  # [N, C, H, W], as models read images
+    assert set(zoo.activations) == {"relu", "tanh"}
+    for name in ("relu", "tanh"):
+        sub = zoo.where_activation(name)
+        space = sub.weight_space()
+        assert space == symm.WeightSpace.mlp((64, 16, 10), name)
+        space.validate(sub.params, batched=True)
+        for i in range(len(sub)):
+            params = jax.tree.map(lambda a: a[i], sub.params)
+            logits = jax.vmap(lambda x: space.apply(params, x))(jnp.asarray(images.reshape(len(images), -1)))
+            accuracy = float(jnp.mean(jnp.argmax(logits, -1) == source.labels[test]))
+            assert abs(accuracy - sub["test_accuracy"][i]) < 1e-6  # the record is the weight space's accuracy
+            np.testing.assert_allclose(np.asarray(mlp_apply(params, jnp.asarray(images[0]), name)),
+                                       np.asarray(logits[0]), rtol=1e-5, atol=1e-5)
+    # Trained well above chance (0.1), and above each network's own initialisation.
+    assert zoo["test_accuracy"].max() > 0.5
+    assert np.all(zoo["test_accuracy_ckpt"][:, -1] > zoo["test_accuracy_ckpt"][:, 0])
+    assert [tuple(w.shape) for w, _ in load_zoo(zoo.directory).checkpoints] == [(6, 2, 16, 64), (6, 2, 10, 16)]
+
+
+def test_a_seed_fixes_the_zoo_bit_for_bit(zoo, digits, tmp_path):
+    again = build_mlp_zoo(digits[0], tmp_path / "again", CONFIG, progress=False)
+    assert set(again.arrays) == set(zoo.arrays)
+    for name in zoo.arrays:
+        np.testing.assert_array_equal(again.arrays[name], zoo.arrays[name], err_msg=name)
+    # Negative check: another seed draws other networks.
+    other = build_mlp_zoo(digits[0], tmp_path / "other", MlpZooConfig(**{**CONFIG.__dict__, "seed": 1, "n": 2}),
+                          progress=False)
+    assert not np.array_equal(other.params[0][0][0], zoo.params[0][0][0])
+
+
+def test_the_command_resumes_an_interrupted_zoo_to_the_same_networks(zoo, digits, tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["zoo", "mlp", "--source", str(digits[1]), "--out", str(out), *FLAGS]
+    assert symm.cli.main(argv) == 0
+    assert "6 MLPs in" in capsys.readouterr().out
+    (out / "shard-00001.npz").unlink()  # a run stopped before this shard was written
+    (out / "shard-00002.npz.tmp").write_bytes(b"half a shard")  # ... while it was writing this one
+    assert symm.cli.main(argv) == 0
+    resumed = load_zoo(out)
+    assert not list(out.glob("*.tmp"))
+    for name in zoo.arrays:
+        np.testing.assert_array_equal(resumed.arrays[name], zoo.arrays[name], err_msg=name)
+    capsys.readouterr()
+    assert symm.cli.main([*argv[:-2], "--checkpoints", "3"]) == 2  # other settings: refused, in one line
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "different zoo" in err and "checkpoints" in err
+
+
+def test_bad_input_is_refused_in_one_line(digits, tmp_path):
+    with pytest.raises(ValueError, match="hidden must be positive widths"):
+        MlpZooConfig(hidden=())
+    unlabelled = ImageSource("blank", digits[0].images[:8], np.full(8, -1))
+    with pytest.raises(ValueError, match="MLP zoos need class labels"):
+        build_mlp_zoo(unlabelled, tmp_path / "z", CONFIG, progress=False)
+    np.testing.assert_array_equal(flatten_images(np.arange(12.0).reshape(1, 2, 2, 3))[0],
+                                  np.arange(12.0).reshape(2, 2, 3).transpose(2, 0, 1).ravel())
