@@ -1,17 +1,14 @@
 """A training run killed with SIGKILL resumes to exactly the result of an uninterrupted run; bad input is one line."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 import symm.cli
 from tests._train_zoos import tiny_cnn_zoo, tiny_inr_zoo
-from tests.test_zoo_resume import _environment
+from tests._resume import environment, kill_once
 
 EPOCHS = 30
 
@@ -36,21 +33,9 @@ def zoo(tmp_path_factory):
 def test_killed_training_resumes_to_the_uninterrupted_result(zoo, tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "symm", *_flags(zoo, out)]
-    env = _environment(tmp_path / "jax-cache")
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = environment(tmp_path / "jax-cache")
     checkpoint = out / "seed-0" / "checkpoint.eqx"
-    try:
-        deadline = time.monotonic() + 300
-        while not checkpoint.exists():
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the training run wrote no checkpoint in time"
-            time.sleep(0.002)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == -signal.SIGKILL
+    kill_once(command, env, checkpoint, "training run")
     with open(checkpoint, "rb") as file:  # the checkpoint on disk is whole: its header says how far it got
         epochs_done = json.loads(file.readline())["epoch"]
     assert 1 <= epochs_done < EPOCHS, "the kill must land mid-run"

@@ -11,7 +11,7 @@ import numpy as np
 
 from models.train import FitConfig, build_model, fit, load_task
 from tests._train_zoos import tiny_inr_zoo
-from tests.test_zoo_resume import _environment
+from tests._resume import environment
 
 SCRIPT = """
 import json, sys
@@ -27,7 +27,7 @@ print(json.dumps([h["step_losses"] for h in result.history] + [result.test]))
 
 def test_four_devices_reproduce_the_single_device_loss_curve(tmp_path):
     zoo = tiny_inr_zoo(tmp_path / "inr")
-    env = _environment(tmp_path / "jax-cache")
+    env = environment(tmp_path / "jax-cache")
     env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
     run = subprocess.run([sys.executable, "-c", SCRIPT, str(zoo)], env=env, capture_output=True, timeout=300,
                          cwd=os.getcwd())

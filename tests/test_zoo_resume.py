@@ -1,17 +1,14 @@
 """A zoo run killed with SIGKILL mid-way resumes to exactly the zoo an uninterrupted run makes."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
 import symm.cli
 from models.zoo import InrZooConfig, build_inr_zoo, load_source, load_zoo
+from tests._resume import environment, kill_once
 
 # The same settings as tests/test_zoo_inr.py's CONFIG (one compilation), as CLI flags.
 CONFIG = InrZooConfig(steps=60, limit=12, augment=2, shard_size=2, split=(0.5, 0.25, 0.25))
@@ -19,34 +16,11 @@ FLAGS = ["--source", "digits", "--steps", "60", "--limit", "12", "--augment", "2
          "--split", "0.5,0.25,0.25"]
 
 
-def _environment(cache: Path) -> dict:
-    """The subprocess computes exactly as this test process does (conftest's jax settings)."""
-    env = dict(os.environ)
-    env.update(
-        JAX_PLATFORMS="cpu", JAX_ENABLE_X64="1", JAX_NUMPY_DTYPE_PROMOTION="strict", JAX_DEBUG_NANS="1",
-        JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
-    )
-    return env
-
-
 def test_killed_run_resumes_bit_identical_to_an_uninterrupted_run(tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "symm", "zoo", "inr", *FLAGS, "--out", str(out)]
-    env = _environment(tmp_path / "jax-cache")
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 300
-        while not (out / "shard-00000.npz").exists():
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the zoo run wrote no shard in time"
-            time.sleep(0.002)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == -signal.SIGKILL
+    env = environment(tmp_path / "jax-cache")
+    kill_once(command, env, out / "shard-00000.npz", "zoo run")
     done = sorted(p.name for p in out.glob("shard-*.npz"))
     assert 1 <= len(done) < 12, f"the kill must land mid-run, found {done}"
     # Whatever was on disk at the kill is whole: every finished shard loads and checks out.
