@@ -1,6 +1,6 @@
-"""``symm igpg``: train a weight generator on zoos of small CNNs, and generate networks for new tasks.
+"""``symm igpg``: train a weight generator on zoos of small CNNs and MLPs, and generate networks for new tasks.
 
-``symm igpg train --source digits --out DIR``   build (resume) the zoos, fit tokeniser and prior
+``symm igpg train --source digits --out DIR``   build the zoos, fit tokeniser and prior (all resumable)
 ``symm igpg generate DIR --arch DESC --permutation 9 --out NET.npz``  a network for a task, scored
 """
 
@@ -11,14 +11,16 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    igpg = subparsers.add_parser("igpg", help="instruction-guided parameter generation on CNN zoos")
+    igpg = subparsers.add_parser("igpg", help="instruction-guided parameter generation on CNN and MLP zoos")
     commands = igpg.add_subparsers(dest="igpg_command", metavar="COMMAND", required=True)
 
-    train = commands.add_parser("train", help="train zoos (resumable), tokeniser and prior into --out")
+    train = commands.add_parser("train", help="train zoos, tokeniser and prior into --out; an interrupted run "
+                                "resumes where it stopped")
     train.add_argument("--source", default="digits", help="mnist5k or digits (default digits)")
     train.add_argument("--out", required=True)
     train.add_argument("--arch", action="append", default=None,
-                       help="architecture description (repeatable); default 'cnn conv3x3-8 gap dense-10 relu'")
+                       help="architecture description (repeatable, CNNs and MLPs mix, e.g. 'mlp dense-32 dense-10 "
+                       "tanh'); default 'cnn conv3x3-8 gap dense-10 relu'")
     train.add_argument("--permutations", type=int, default=3, help="label-permuted tasks 0..N-1 (default 3)")
     train.add_argument("--networks", type=int, default=16, help="networks per (task, architecture) zoo")
     train.add_argument("--zoo-steps", type=int, default=300)
@@ -64,6 +66,7 @@ def _train(args) -> int:
     from models.igpg._tasks import permuted
     from models.igpg._vqvae import TokeniserConfig
     from models.igpg._architecture import Architecture, ArchitectureError
+    from models.train._checkpoint import CheckpointMismatch
     from models.zoo import SourceError, load_source
     from symm.cli import UserError
 
@@ -81,7 +84,11 @@ def _train(args) -> int:
         raise UserError(str(error)) from None
     config = IgpgConfig(TokeniserConfig(steps=args.tokeniser_steps), PriorConfig(steps=args.prior_steps),
                         canonicalise=not args.no_canonicalise)
-    generator, info = train_igpg(entries, config, key=jax.random.key(args.seed))
+    try:
+        generator, info = train_igpg(entries, config, key=jax.random.key(args.seed),
+                                     checkpoint_dir=Path(args.out) / "checkpoints")
+    except CheckpointMismatch as error:
+        raise UserError(str(error)) from None
     save_generator(args.out, generator, config.tokeniser, config.prior,
                    {"canonicalise": config.canonicalise, "tasks": [t.name for t in tasks],
                     "architectures": [str(a) for a in archs]})

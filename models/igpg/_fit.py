@@ -1,6 +1,19 @@
-"""One training loop for every IGPG model: Adam, batches drawn on device, a compiled scan per block of steps."""
+"""One training loop for every IGPG model: Adam, batches drawn on device, a compiled scan per block of steps.
+
+Given a ``checkpoint`` file the loop saves its whole state there every ``checkpoint_seconds``
+and at the end (``models.train``'s one-file checkpoint: a JSON header with the run's settings,
+step and loss history, then the params and Adam state by ``eqx.tree_serialise_leaves``,
+written to a temporary file and moved into place). A run started again with the same
+settings resumes from it; because every step's batch and noise come from
+``fold_in(key, step)``, the resumed run ends bit for bit where an uninterrupted one does.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -9,14 +22,36 @@ import numpy as np
 import optax
 
 
+def fingerprint(tree) -> str:
+    """SHA-256 of every array of ``tree`` (shapes, dtypes, values): a resumed run must see the same data."""
+    digest = hashlib.sha256()
+    for leaf in jax.tree_util.tree_leaves(tree):
+        array = np.asarray(leaf)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _key_data(key) -> list:
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.asarray(key).tolist()
+
+
 def fit_scanned(model, loss_fn, data, *, steps, batch_size, lr, key, temperature=None, desc="", progress=True,
-                block: int = 50):
+                block: int = 50, checkpoint: str | Path | None = None, settings: dict | None = None,
+                checkpoint_seconds: float = 60.0):
     """Adam on ``loss_fn(model, *batch, temperature, key) -> (loss, parts)``, ``block`` steps per compiled scan.
 
     Batches are drawn with replacement from the rows of every array in ``data``. Returns the
-    model and the per-step history of the loss and of every entry of ``parts``.
+    model and the per-step history of the loss and of every entry of ``parts``. With
+    ``checkpoint`` (a file), the run resumes from it and saves to it; ``settings`` (the
+    model's configuration) joins the loop's own settings, the key and a fingerprint of
+    ``data`` in what a resumed run must match (``models.train.CheckpointMismatch`` if not).
     """
     from tqdm.auto import tqdm
+
+    from models.train._checkpoint import load_checkpoint, save_checkpoint
 
     n = jax.tree_util.tree_leaves(data)[0].shape[0]
     params, static = eqx.partition(model, eqx.is_inexact_array)
@@ -45,12 +80,29 @@ def fit_scanned(model, loss_fn, data, *, steps, batch_size, lr, key, temperature
         return params, state, out
 
     history: dict[str, list] = {}
-    with tqdm(total=steps, desc=desc, disable=not progress) as bar:
-        for t0 in range(0, steps, block):
+    start = 0
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        run_settings = json.loads(json.dumps({  # as the header will hold them (tuples as lists)
+            **(settings or {}), "steps": steps, "batch_size": batch_size, "lr": lr, "block": block,
+            "key": _key_data(key), "dtype": str(dtype), "data": fingerprint(data)}))
+        saved = load_checkpoint(checkpoint, run_settings, (params, state))
+        if saved is not None:
+            (header, (params, state)), start = saved, saved[0]["step"]
+            history = header["history"]
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    last_save = time.monotonic()
+    with tqdm(total=steps, initial=start, desc=desc, disable=not progress) as bar:
+        for t0 in range(start, steps, block):
             count = min(block, steps - t0)
             params, state, (loss, parts) = run(params, state, jnp.int32(t0), jnp.int32(count))
             for name, value in {"loss": loss, **parts}.items():
                 history.setdefault(name, []).extend(np.asarray(value)[:count].tolist())
             bar.update(count)
             bar.set_postfix(loss=f"{float(loss[count - 1]):.4f}")
+            done = t0 + count == steps
+            if checkpoint is not None and (done or time.monotonic() - last_save >= checkpoint_seconds):
+                save_checkpoint(checkpoint, {"config": run_settings, "step": t0 + count, "history": history},
+                                (params, state))
+                last_save = time.monotonic()
     return eqx.combine(params, static), {k: np.asarray(v) for k, v in history.items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -64,38 +65,52 @@ class ZooEntry:
 
 
 def zoo_entries(task: Task, zoo) -> list[ZooEntry]:
-    """One ``ZooEntry`` per activation of a ``models.zoo`` CNN zoo trained on ``task``."""
+    """One ``ZooEntry`` per activation of a ``models.zoo`` CNN or MLP zoo trained on ``task``."""
     arch = zoo.generator["architecture"]
-    if arch["type"] != "cnn":
-        raise ZooShapeError(f"zoo {zoo.directory}: IGPG reads CNN zoos here, this one is {arch['type']!r}")
+    if zoo.kind not in ("cnn", "mlp"):
+        raise ZooShapeError(f"zoo {zoo.directory}: IGPG reads CNN and MLP zoos, this one is a {zoo.kind} zoo")
+    if arch["type"] == "cnn":
+        k = arch["kernel_size"]
+        layers = ["cnn", *(f"conv{k}x{k}-{c}" for c in arch["channels"][1:]), "gap",
+                  *(f"dense-{n}" for n in arch["dense"])]
+    else:
+        layers = ["mlp", *(f"dense-{n}" for n in arch["sizes"][1:])]
     entries = []
     for activation in sorted(set(zoo.activations)):
         part = zoo.where_activation(activation)
-        words = ["cnn", *(f"conv{arch['kernel_size']}x{arch['kernel_size']}-{c}" for c in arch["channels"][1:]),
-                 "gap", *(f"dense-{n}" for n in arch["dense"]), activation]
-        entries.append(ZooEntry(task, Architecture.parse(" ".join(words)), part.params))
+        entries.append(ZooEntry(task, Architecture.parse(" ".join([*layers, activation])), part.params))
     return entries
 
 
 def build_zoo_entries(task: Task, architecture: Architecture | str, out, *, n: int, steps=(200, 400), seed: int = 0,
                       progress: bool = True) -> list[ZooEntry]:
-    """Train (or resume) a ``models.zoo`` CNN zoo of ``architecture`` on ``task`` in ``out``."""
-    from models.zoo import CnnZooConfig, build_cnn_zoo
+    """Train (or resume) a ``models.zoo`` CNN or MLP zoo of ``architecture`` on ``task`` in ``out``.
+
+    Both kinds draw their hyperparameters from the same ranges, so a training set that mixes
+    CNNs and MLPs differs only in the architectures.
+    """
+    from models.zoo import CnnZooConfig, MlpZooConfig, build_cnn_zoo, build_mlp_zoo
 
     arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
-    if arch.kind != "cnn" or len(arch.dense) != 1 or any(k != 3 for k, _ in arch.convs):
+    if arch.kind == "cnn" and (len(arch.dense) != 1 or any(k != 3 for k, _ in arch.convs)):
         raise ValueError(
             f"models.zoo trains CNNs of 3x3 convolutions, pooling and one dense layer; {str(arch)!r} is not one"
         )
+    if arch.kind == "mlp" and len(arch.dense) < 2:
+        raise ValueError(f"models.zoo trains MLPs with at least one hidden layer; {str(arch)!r} has none")
     if arch.n_outputs != task.n_classes:
         raise ValueError(f"task {task.name!r} has {task.n_classes} classes; end the description with dense-{task.n_classes}")
-    config = CnnZooConfig(
-        n=n, channels=tuple(c for _, c in arch.convs), activations=(arch.activation,), steps=tuple(steps),
-        lr=(3e-3, 2e-2), weight_decay=(1e-6, 1e-3), init_scale=(0.5, 1.5), dropout=(0.0, 0.1),
-        train_fraction=(0.5, 1.0), checkpoints=2, seed=seed, shard_size=min(n, 64),
-        test_fraction=task.test_fraction, split_seed=task.split_seed,
+    ranges = dict(
+        n=n, activations=(arch.activation,), steps=tuple(steps), lr=(3e-3, 2e-2), weight_decay=(1e-6, 1e-3),
+        init_scale=(0.5, 1.5), dropout=(0.0, 0.1), train_fraction=(0.5, 1.0), checkpoints=2, seed=seed,
+        shard_size=min(n, 64), test_fraction=task.test_fraction, split_seed=task.split_seed,
     )
-    return zoo_entries(task, build_cnn_zoo(task.source, out, config, progress=progress))
+    if arch.kind == "cnn":
+        zoo = build_cnn_zoo(task.source, out, CnnZooConfig(channels=tuple(c for _, c in arch.convs), **ranges),
+                            progress=progress)
+    else:
+        zoo = build_mlp_zoo(task.source, out, MlpZooConfig(hidden=arch.dense[:-1], **ranges), progress=progress)
+    return zoo_entries(task, zoo)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +126,15 @@ def prepare_params(entry: ZooEntry, canonicalise: bool, dtype):
 
 
 def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, key: PRNGKeyArray, dtype=None,
-               progress: bool = True) -> tuple[Generator, dict]:
-    """Fit tokeniser then prior on ``entries``; returns the generator and timings / loss histories."""
+               progress: bool = True, checkpoint_dir: str | Path | None = None,
+               checkpoint_seconds: float = 60.0) -> tuple[Generator, dict]:
+    """Fit tokeniser then prior on ``entries``; returns the generator and timings / loss histories.
+
+    With ``checkpoint_dir``, each fit checkpoints into its own file there (``tokeniser.eqx``,
+    ``prior.eqx``) every ``checkpoint_seconds``, and a run started again with the same
+    settings resumes where it stopped, to the same generator bit for bit (a finished fit is
+    read back, not redone).
+    """
     if not entries:
         raise ValueError("train_igpg needs at least one zoo entry")
     dtype = jnp.result_type(float) if dtype is None else dtype
@@ -123,7 +145,10 @@ def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, ke
     layouts = [ChunkLayout(e.space, K) for e in entries]
     chunks = np.concatenate([np.asarray(normalised_chunks(l, p, batched=True)).reshape(-1, K) for l, p in zip(layouts, prepared)])
     masks = np.concatenate([np.tile(l.mask(), (len(e), 1)) for l, e in zip(layouts, entries)])
-    vqvae, tok_history = train_vqvae(chunks, masks, config.tokeniser, key=k_tok, dtype=dtype, progress=progress)
+    files = {name: None if checkpoint_dir is None else Path(checkpoint_dir) / f"{name}.eqx"
+             for name in ("tokeniser", "prior")}
+    vqvae, tok_history = train_vqvae(chunks, masks, config.tokeniser, key=k_tok, dtype=dtype, progress=progress,
+                                     checkpoint=files["tokeniser"], checkpoint_seconds=checkpoint_seconds)
     tokeniser = Tokeniser(vqvae)
     t1 = time.perf_counter()
     sequences, conds = [], []
@@ -133,7 +158,8 @@ def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, ke
         sequences.extend(tokens)
         conds.extend([cond] * len(tokens))
     prior, prior_history = train_prior(sequences, conds, tokeniser.codebook_size, config.prior, key=k_prior,
-                                       dtype=dtype, progress=progress)
+                                       dtype=dtype, progress=progress, checkpoint=files["prior"],
+                                       checkpoint_seconds=checkpoint_seconds)
     t2 = time.perf_counter()
     info = {"tokeniser_seconds": t1 - t0, "prior_seconds": t2 - t1, "tokeniser_history": tok_history,
             "prior_history": prior_history, "codebook_usage": np.bincount(np.concatenate(sequences),

@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from models.zoo import ImageSource
-from models.zoo._cnn_zoo import split_train_test
+from models.zoo._trained_zoo import split_train_test
 
 
 @dataclasses.dataclass(frozen=True)

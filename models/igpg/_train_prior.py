@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -25,12 +28,16 @@ def train_prior(
     key: PRNGKeyArray,
     dtype=None,
     progress: bool = True,
+    checkpoint: str | Path | None = None,
+    checkpoint_seconds: float = 60.0,
 ) -> tuple[Prior, dict[str, np.ndarray]]:
     """Fit a ``Prior`` to ``sequences[i]`` (int tokens of network ``i``) under ``conds[i]``.
 
     Each step draws networks and, for each, a window of ``context`` tokens at a uniform start
     (windows run past the end of short networks; those positions are masked from the loss),
     so the model learns to continue from any position, as staged generation needs.
+    With ``checkpoint`` (a file) the fit saves its state there every ``checkpoint_seconds``
+    and resumes from it, ending bit for bit where an uninterrupted fit does (``fit_scanned``).
     """
     if len(sequences) != len(conds) or not sequences:
         raise ValueError(f"need one conditioning per sequence, got {len(sequences)} sequences and {len(conds)}")
@@ -58,5 +65,7 @@ def train_prior(
     data = (jnp.asarray(padded), jnp.asarray(lengths), stack_conditioning(conds))
     return fit_scanned(
         prior, loss_fn, data, steps=config.steps, batch_size=config.batch_size, lr=config.lr, key=key,
-        desc="prior", progress=progress,
+        desc="prior", progress=progress, checkpoint=checkpoint,
+        settings={**dataclasses.asdict(config), "codebook_size": codebook_size},
+        checkpoint_seconds=checkpoint_seconds,
     )

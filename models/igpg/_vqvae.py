@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -135,8 +136,14 @@ def train_vqvae(
     key: PRNGKeyArray,
     dtype=None,
     progress: bool = True,
+    checkpoint: str | Path | None = None,
+    checkpoint_seconds: float = 60.0,
 ) -> tuple[VQVAE, dict[str, np.ndarray]]:
-    """Fit a VQ-VAE on a pool of (normalised) chunks with Adam; returns the model and loss history."""
+    """Fit a VQ-VAE on a pool of (normalised) chunks with Adam; returns the model and loss history.
+
+    With ``checkpoint`` (a file) the fit saves its state there every ``checkpoint_seconds``
+    and resumes from it, ending bit for bit where an uninterrupted fit does (``fit_scanned``).
+    """
     from tqdm.auto import tqdm
 
     chunks = np.asarray(chunks)
@@ -157,5 +164,6 @@ def train_vqvae(
     model, history = fit_scanned(
         model, loss_fn, data, steps=config.steps, batch_size=config.batch_size, lr=config.lr, key=key,
         temperature=lambda t: temperature_at(t, config.steps, t_start, t_end), desc="tokeniser", progress=progress,
+        checkpoint=checkpoint, settings=dataclasses.asdict(config), checkpoint_seconds=checkpoint_seconds,
     )
     return model, history
