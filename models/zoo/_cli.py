@@ -43,7 +43,8 @@ def register(subparsers) -> None:
     zoo = subparsers.add_parser(
         "zoo", help="build weight zoos (SIREN INRs, small CNNs and MLPs) in-process",
         description="Build, inspect and plot weight zoos: one SIREN per image (inr), or many small CNNs (cnn) or "
-        "MLPs (mlp), written as checksummed shards into --out and resumed when a run is interrupted; show and plot read a zoo.",
+        "MLPs (mlp), written as checksummed shards into --out and resumed when a run is interrupted; show and plot "
+        "read a zoo.",
     )
     commands = zoo.add_subparsers(dest="zoo_command", metavar="KIND", required=True)
 
