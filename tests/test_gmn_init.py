@@ -50,3 +50,30 @@ def test_closed_gates_would_shrink_the_edge_features():
     gates = lambda e: (e.layers.edge_gate, e.layers.message_eq.gate, e.layers.update_x.gate, e.layers.update_h.gate)  # noqa: E731
     closed = eqx.tree_at(gates, encoder, replace_fn=close)
     assert _edge_scale_ratio(closed, graphs) < 0.1
+
+
+@pytest.mark.parametrize("name, slope", [("sin", 30 / 2**0.5), ("relu", 0.5**0.5), ("cube", 27**0.5), ("abs", 1.0)])
+def test_slope_rms_is_the_rms_derivative_under_a_standard_normal(name, slope):
+    # sin(30x): 30·√E[cos²(30z)] = 30/√2; relu: √P(z > 0); x³: √E[9z⁴] = √27; |x|: 1
+    assert symm.get_activation(name).slope_rms == pytest.approx(slope, rel=1e-3)  # grid quadrature
+
+
+def test_activation_blocks_start_in_the_tame_range_of_a_fast_activation():
+    """SIREN's sin(30x) of unit-scale features oscillates: its activation blocks start 1/21 as large;
+    ReLU and tanh blocks keep the plain initialisation, so their arguments keep their scale."""
+    def gamma_rms(space):
+        encoder = GMNEncoder(space, width=16, n_layers=1, key=jax.random.key(2))
+        return _rms(encoder.init_h.gamma.weight), _rms(encoder.layers.activation.gamma.weight)
+
+    sine = symm.WeightSpace.mlp((2, 16, 16, 1), "sin")
+    assert sine.groups and encoder_scale(sine) == pytest.approx(2**0.5 / 30, rel=1e-4)
+    for space in (SPACE, symm.WeightSpace.mlp((2, 16, 16, 1), "relu")):
+        assert encoder_scale(space) == 1.0
+    for fast, plain in zip(gamma_rms(sine), gamma_rms(SPACE)):
+        assert fast == pytest.approx(plain * 2**0.5 / 30, rel=1e-6)
+
+
+def encoder_scale(space):
+    from models.graph import Layout
+
+    return Layout.from_space(space).activation_init_scale

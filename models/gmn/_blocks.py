@@ -207,13 +207,19 @@ class ActivationBlock(eqx.Module):
     ``derivative=True``, q → φ(q)/q: σ'(Γx) (differentiate σ(q z) = φ(q)σ(z) in z).
 
     Exact because σ(q z) = φ(q) σ(z) for every q of the layer's (linear) group.
+    ``init_scale`` (``Layout.activation_init_scale``) shrinks Γ at initialisation for fast
+    activations: sin(30x) of unit-scale features oscillates, and training from there is slow
+    and unstable.
     """
 
     gamma: Linear
     derivative: bool = eqx.field(static=True)
 
-    def __init__(self, d_in: int, d_out: int, *, derivative: bool = False, key: PRNGKeyArray, dtype=None):
-        self.gamma = Linear(d_in, d_out, key=key, dtype=dtype)
+    def __init__(self, d_in: int, d_out: int, *, derivative: bool = False, init_scale: float = 1.0,
+                 key: PRNGKeyArray, dtype=None):
+        gamma = Linear(d_in, d_out, key=key, dtype=dtype)
+        self.gamma = eqx.tree_at(lambda g: g.layer.weight, gamma, gamma.weight * init_scale) if init_scale != 1 \
+            else gamma
         self.derivative = derivative
 
     def __call__(self, x: Typed, *, stream: str | None = None) -> Typed:
@@ -230,6 +236,7 @@ class ActivationBlock(eqx.Module):
         return Typed(fn(self.gamma(x.array)), FeatureType.vertex(layout, l, out_char, name))
 
 
-def DerivativeBlock(d_in: int, d_out: int, *, key: PRNGKeyArray, dtype=None) -> ActivationBlock:
+def DerivativeBlock(d_in: int, d_out: int, *, init_scale: float = 1.0, key: PRNGKeyArray, dtype=None
+                    ) -> ActivationBlock:
     """q → φ(q)/q: the activation block of the derivative σ'."""
-    return ActivationBlock(d_in, d_out, derivative=True, key=key, dtype=dtype)
+    return ActivationBlock(d_in, d_out, derivative=True, init_scale=init_scale, key=key, dtype=dtype)

@@ -91,7 +91,7 @@ class GMNEncoder(eqx.Module):
         self.pe_edge = 1.0 + 0.1 * jax.random.normal(k[5], (L, d), dtype)
         self.pe_edge_in = 1.0 + 0.1 * jax.random.normal(k[6], (layout.sizes[0], d), dtype)
         self.pe_edge_out = 1.0 + 0.1 * jax.random.normal(k[7], (layout.sizes[-1], d), dtype)
-        self.init_h = ActivationBlock(d, d, key=k[8], dtype=dtype)
+        self.init_h = ActivationBlock(d, d, init_scale=layout.activation_init_scale, key=k[8], dtype=dtype)
         self.init_delta = eqx.nn.Linear(d, d, key=k[9], dtype=dtype) if bidirectional else None
         self.layers = _stacked_layers(k[10:], layout, d, mlp_width or d, bidirectional, gate_width, dropout,
                                       io_linear, dtype)

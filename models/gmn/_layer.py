@@ -272,7 +272,8 @@ class GMNLayer(eqx.Module):
         return out
 
 
-def _forward_blocks(self, d, d_hidden, d_gate, n_inv, n_io, n_streams, pairs, dropout, io_linear, key, dtype):
+def _forward_blocks(self, d, d_hidden, d_gate, n_inv, n_io, n_streams, pairs, dropout, io_linear, act_scale, key,
+                    dtype):
     """Initialise the forward fields shared by both final layers."""
     k = iter(jax.random.split(key, 32 + len(pairs)))
     kw = dict(dtype=dtype)
@@ -285,7 +286,7 @@ def _forward_blocks(self, d, d_hidden, d_gate, n_inv, n_io, n_streams, pairs, dr
     self.inv_h = ScaleInv(d, key=next(k), **kw)
     self.update_x = ScaleEq(2 * d, d, n_inv, d_hidden, dropout=dropout, key=next(k), **kw)
     self.skip_x = Linear(d, d, key=next(k), **kw)
-    self.activation = ActivationBlock(2 * d, d, key=next(k), **kw)
+    self.activation = ActivationBlock(2 * d, d, init_scale=act_scale, key=next(k), **kw)
     self.update_h = ScaleEq(d, d, n_inv, d_hidden, dropout=dropout, key=next(k), **kw)
     self.cross = tuple(Linear(d, d, key=next(k), **kw) for _ in self.cross_streams)
     self.update_in = InvariantMLP(n_io, d_hidden, n_streams * d, dropout=dropout, key=next(k), **kw)
@@ -309,10 +310,10 @@ class ForwardGMNLayer(GMNLayer):
     bidirectional: ClassVar[bool] = False
 
     def __init__(self, d: int, d_hidden: int, *, d_gate: int | None = None, pairs: tuple = (), dropout: float = 0.0,
-                 io_linear: bool = False, key: PRNGKeyArray, dtype=None):
+                 io_linear: bool = False, activation_scale: float = 1.0, key: PRNGKeyArray, dtype=None):
         n_inv = (3 + len(pairs)) * d
         _forward_blocks(self, d, d_hidden, d_gate or d_hidden, n_inv, 3 * d, 2, tuple(pairs), dropout, io_linear,
-                        key, dtype)
+                        activation_scale, key, dtype)
 
     def backward_messages(self, s, reads):
         return None
@@ -341,15 +342,15 @@ class BidirectionalGMNLayer(GMNLayer):
     bidirectional: ClassVar[bool] = True
 
     def __init__(self, d: int, d_hidden: int, *, d_gate: int | None = None, pairs: tuple = (), dropout: float = 0.0,
-                 io_linear: bool = False, key: PRNGKeyArray, dtype=None):
+                 io_linear: bool = False, activation_scale: float = 1.0, key: PRNGKeyArray, dtype=None):
         n_inv = (5 + len(pairs)) * d
         k = _forward_blocks(self, d, d_hidden, d_gate or d_hidden, n_inv, 5 * d, 3, tuple(pairs), dropout,
-                            io_linear, key, dtype)
+                            io_linear, activation_scale, key, dtype)
         kw = dict(dtype=dtype)
         self.backward = ReScaleEq(d, d, d, key=next(k), **kw)
         self.inv_delta = ScaleInv(d, key=next(k), **kw)
         self.inv_back = ScaleInv(d, key=next(k), **kw)
-        self.derivative = ActivationBlock(2 * d, d, derivative=True, key=next(k), **kw)
+        self.derivative = ActivationBlock(2 * d, d, derivative=True, init_scale=activation_scale, key=next(k), **kw)
         self.back_gamma = Linear(d, d, key=next(k), **kw)
         self.update_delta = ScaleEq(d, d, n_inv, d_hidden, dropout=dropout, key=next(k), **kw)
 
@@ -387,7 +388,8 @@ class BidirectionalGMNLayer(GMNLayer):
 
 def make_layer(layout: Layout, d: int, d_hidden: int, *, bidirectional: bool, d_gate: int | None = None,
                dropout: float = 0.0, io_linear: bool = False, key: PRNGKeyArray, dtype=None) -> GMNLayer:
-    """The step for ``layout``'s input networks (its invariant products are generated from the layout)."""
+    """The step for ``layout``'s input networks (its invariant products are generated from the layout,
+    its activation blocks' initial scale from the layout's activations)."""
     cls = BidirectionalGMNLayer if bidirectional else ForwardGMNLayer
     return cls(d, d_hidden, d_gate=d_gate, pairs=invariant_pairs(layout, bidirectional), dropout=dropout,
-               io_linear=io_linear, key=key, dtype=dtype)
+               io_linear=io_linear, activation_scale=layout.activation_init_scale, key=key, dtype=dtype)

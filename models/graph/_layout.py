@@ -122,6 +122,13 @@ class Layout:
     def phi(self, l: int) -> Character:
         return self.layers[l - 1].character if 0 < l < self.num_layers else TRIVIAL
 
+    @property
+    def activation_init_scale(self) -> float:
+        """1 / max(1, largest ``Activation.slope_rms`` of the hidden layers): the initial scale of
+        linear maps whose output an activation block reads (at most 1, so tame starts stay as they are)."""
+        slopes = [layer.activation.slope_rms for layer in self.layers]
+        return 1.0 / max([1.0, *slopes])
+
     def activation(self, l: int) -> Activation:
         if not 0 < l < self.num_layers:
             raise ValueError(f"layer {l} is not hidden")
