@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from models.train import (
-    AUGMENTED, MODELS, TASKS, ZOO_KIND, FitConfig, ModelSize, load_task, predict, read_results, results_table,
+    AUGMENTED, MODELS, TASKS, ZOO_KIND, FitConfig, ModelSize, load_predictions, load_task, predict, read_results,
+    results_table,
     train_task,
 )
 from models.zoo import CnnZooConfig, InrZooConfig, build_cnn_zoo, build_inr_zoo, load_source
@@ -46,11 +47,11 @@ class Scale:
 
 SCALES = {
     "tiny": Scale("digits", InrZooConfig(hidden=(8, 8), steps=50, limit=160, shared_init=True, shard_size=160),
-                  CnnZooConfig(n=64, channels=(4, 4, 4), steps=(20, 200), checkpoints=2, shard_size=64),
-                  ModelSize(8, 1), epochs=3, edit_epochs=2, edit_limit=32, batch=16),
+                  CnnZooConfig(n=160, channels=(4, 4, 4), steps=(20, 200), checkpoints=2, shard_size=160),
+                  ModelSize(8, 1), epochs=3, edit_epochs=2, edit_limit=32, batch=8),
     "small": Scale("digits", InrZooConfig(hidden=(16, 16), steps=200, shared_init=True, shard_size=1797),
                    CnnZooConfig(n=256, channels=(8, 8, 8), steps=(50, 400), checkpoints=2, shard_size=256),
-                   ModelSize(16, 2), epochs=10, edit_epochs=4, edit_limit=128),
+                   ModelSize(32, 2), epochs=30, edit_epochs=10, edit_limit=128),
     "paper": Scale("mnist5k", InrZooConfig(shared_init=True, shard_size=1024),
                    CnnZooConfig(n=2000, shard_size=500), ModelSize(128, 4), epochs=100, edit_epochs=50, edit_limit=None,
                    batch=64),
@@ -70,7 +71,10 @@ def build_zoos(scale: Scale, out: Path, tasks=TASKS) -> dict[str, Path]:
 
 
 def choose_lr(task, data, model, scale, config, out: Path, zoo) -> float:
-    """The learning rate with the best validation score of seed 0 (test never looked at)."""
+    """The learning rate with the best validation score of seed 0 (test never looked at).
+
+    Seed 0 of each rate trains in ``out/lr-<rate>``, where the final seeds of the chosen
+    rate then join it (seed 0 resumes as finished)."""
     best = None
     for lr in LR:
         record = train_task(task, zoo, model, out / f"lr-{lr:g}", seeds=1, size=scale.size,
@@ -105,9 +109,9 @@ def run(scale_name: str, out: Path, models=MODELS, tasks=("classify", "generalis
                     continue
                 name = f"{task}{'-' + subset if subset else ''}{'-canonical' if canonicalise else ''}"
                 where = out / "runs" / name / model
-                lr = choose_lr(task, data, model, scale, config, where / "tune", zoo) if tune else config.lr
                 t = time.perf_counter()
-                records += train_task(task, zoo, model, where / "final", seeds=seeds, size=scale.size,
+                lr = choose_lr(task, data, model, scale, config, where, zoo) if tune else config.lr
+                records += train_task(task, zoo, model, where / f"lr-{lr:g}", seeds=seeds, size=scale.size,
                                       config=dataclasses.replace(config, lr=lr), data=data, progress=False)
                 last = records[-seeds:]
                 print(f"{task:<14} {subset or '':<5} {'canonical' if canonicalise else 'raw':<9} {model:<15} "
@@ -135,14 +139,32 @@ def canonical_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _pick(records: list[dict], task: str, prefer=("scalegmn", "scalegmn-bidir", "gmn")) -> list[dict]:
+    """Seed-0 records of ``task`` for the first model of ``prefer`` that ran, one per zoo."""
+    seed0 = [r for r in records if r["task"] == task and r["seed"] == 0 and not r.get("canonicalise")]
+    for model in prefer + tuple(r["model"] for r in seed0):
+        chosen = [r for r in seed0 if r["model"] == model]
+        if chosen:
+            return chosen
+    return []
+
+
 def plot(out: Path, records: list[dict]) -> list[Path]:
-    """Learning curves, the ScaleGMN confusion matrix, predicted-vs-true accuracy, edited images."""
+    """Learning curves; for the first graph model that ran: the confusion matrix (classify),
+    predicted against true accuracy (generalisation) and original / target / edited images (edit)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     paths = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        paths.append(out / name)
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+
     tasks = sorted({(r["task"], r["zoo_label"]) for r in records})
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
     for ax, (task, label) in zip(axes[0], tasks):
@@ -151,12 +173,49 @@ def plot(out: Path, records: list[dict]) -> list[Path]:
                 run_dir = Path(r["run_dir"])
                 history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
                 ax.plot([h["val"] for h in history], label=r["model"])
-        ax.set(title=f"{task}: {label}", xlabel="epoch", ylabel=f"validation {r['metric']}")
+                metric = r["metric"]
+        ax.set(title=f"{task}: {label}", xlabel="epoch", ylabel=f"validation {metric}")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out / "learning_curves.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save(fig, "learning_curves.png")
+
+    for r in _pick(records, "classify")[:1]:
+        p = load_predictions(r["run_dir"])
+        n = p["outputs"].shape[-1]
+        counts = np.zeros((n, n), int)
+        np.add.at(counts, (p["targets"], p["outputs"].argmax(-1)), 1)
+        fig, ax = plt.subplots(figsize=(4.6, 4))
+        im = ax.imshow(counts, cmap="Blues")
+        ax.set(title=f"{r['model']}: test accuracy {r['test']:.3f}", xlabel="predicted digit", ylabel="true digit",
+               xticks=range(n), yticks=range(n))
+        fig.colorbar(im, ax=ax, shrink=0.8)
+        save(fig, "confusion_matrix.png")
+
+    chosen = _pick(records, "generalisation")
+    if chosen:
+        fig, axes = plt.subplots(1, len(chosen), figsize=(4.2 * len(chosen), 4), squeeze=False)
+        for ax, r in zip(axes[0], chosen):
+            p = load_predictions(r["run_dir"])
+            ax.scatter(p["targets"], p["outputs"][:, 0], s=8, alpha=0.6)
+            lo, hi = float(p["targets"].min()), float(p["targets"].max())
+            ax.plot([lo, hi], [lo, hi], color="grey", ls=":")
+            ax.set(title=f"{r['zoo_label']}, {r['model']}: τ = {r['test']:.3f}", xlabel="true test accuracy",
+                   ylabel="predicted")
+        save(fig, "generalisation_scatter.png")
+
+    for r in _pick(records, "edit")[:1]:
+        p = load_predictions(r["run_dir"])
+        shape = tuple(int(v) for v in p["image_shape"])
+        k = min(6, len(p["targets"]))
+        fig, axes = plt.subplots(3, k, figsize=(1.5 * k, 4.8), squeeze=False)
+        for row, (name, images) in enumerate((("original", p["originals"]), ("target (dilated)", p["targets"]),
+                                               ("edited", p["outputs"]))):
+            for i in range(k):
+                image = np.clip(images[i].reshape(shape), 0, 1)
+                axes[row, i].imshow(image[..., 0] if shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+                axes[row, i].set_xticks([]), axes[row, i].set_yticks([])
+            axes[row, 0].set_ylabel(name, fontsize=8)
+        fig.suptitle(f"editing, {r['model']}: test pixel MSE {r['test']:.4f}", fontsize=9)
+        save(fig, "edited_images.png")
     return paths
 
 

@@ -162,3 +162,24 @@ def test_canonicalise_refuses_a_group_without_canonical_form_in_one_line(zoos, m
     with pytest.raises(TaskError, match="undoes canonicalisation"):
         train_seed(data, "mlp-aug", 0, size=ModelSize(4, 1), config=FitConfig(), out=tmp_path / "r", zoo="z")
     assert not (tmp_path / "r").exists()
+
+
+def test_every_finished_seed_keeps_its_test_predictions_and_the_plots_read_them(zoos, tmp_path):
+    """predictions.npz holds the best model's test outputs: they rescore to the recorded test score,
+    and the benchmark's confusion matrix, scatter and edited-image figures are drawn from them."""
+    import benchmarks.tasks as bench
+    from models.train import ModelSize, load_predictions, train_seed
+
+    records = []
+    for task, zoo, subset in (("classify", "inr", None), ("generalisation", "cnn", "relu"), ("edit", "inr", None)):
+        data = load_task(task, zoos[zoo], subset=subset)
+        record = train_seed(data, "mlp", 0, size=ModelSize(4, 1), config=FitConfig(epochs=1, batch_size=4),
+                            out=tmp_path / task, zoo=str(zoos[zoo]), progress=False)
+        p = load_predictions(tmp_path / task)
+        np.testing.assert_array_equal(p["targets"], data.splits["test"][1])
+        assert data.metric(p["outputs"], p["targets"]) == pytest.approx(record["test"], abs=1e-12)
+        assert ("originals" in p) == (task == "edit")
+        records.append(record)
+    np.testing.assert_array_equal(p["originals"], data.images["test"])
+    names = {path.name for path in bench.plot(tmp_path, records)}
+    assert names == {"learning_curves.png", "confusion_matrix.png", "generalisation_scatter.png", "edited_images.png"}

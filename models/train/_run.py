@@ -2,7 +2,9 @@
 
 A run folder ``RUN`` holds ``seed-0/``, ``seed-1/``, ...; each has ``config.json``,
 ``metrics.jsonl`` (one JSON line per epoch), ``checkpoint.eqx`` and, once finished,
-``result.json`` with the test score at the best validation epoch and the stress test.
+``result.json`` with the test score at the best validation epoch and the stress test,
+and ``predictions.npz``: the best model's test outputs beside the targets (and, for
+editing, the original images), for confusion matrices, scatter plots and edited images.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.train._checkpoint import atomic_write_text
-from models.train._fit import FitConfig, fit
+from models.train._checkpoint import atomic_write, atomic_write_text
+from models.train._fit import FitConfig, fit, predict
 from models.train._models import AUGMENTED, build_model
 from models.train._stress import stress_test
 from models.train._tasks import TaskData, TaskError, load_task
+
+
+PREDICTIONS = "predictions.npz"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +61,24 @@ def train_seed(data: TaskData, model_name: str, seed: int, *, size: ModelSize, c
         "n": {split: data.size(split) for split in ("train", "val", "test")}, "description": data.description,
         "zoo_label": data.label, "run_dir": str(out),
     }
+    save_predictions(out, data, predict(result.model, data.splits["test"][0], batch_size=config.batch_size))
     atomic_write_text(out / "result.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
     return record
+
+
+def save_predictions(out: Path, data: TaskData, outputs: np.ndarray) -> None:
+    """``predictions.npz`` (atomic): test ``outputs``, ``targets`` and, for editing, ``originals`` and ``image_shape``."""
+    arrays = {"outputs": np.asarray(outputs), "targets": np.asarray(data.splits["test"][1])}
+    if data.images is not None:
+        arrays["originals"] = data.images["test"]
+        arrays["image_shape"] = np.asarray([data.render.height, data.render.width, data.render.channels])
+    atomic_write(out / PREDICTIONS, lambda f: np.savez(f, **arrays))
+
+
+def load_predictions(run_dir: str | Path) -> dict[str, np.ndarray]:
+    """The arrays ``save_predictions`` wrote into ``run_dir``."""
+    with np.load(Path(run_dir) / PREDICTIONS) as f:
+        return dict(f)
 
 
 def train_task(task: str, zoo: str | Path, model_name: str, out: str | Path, *, seeds: int = 3,
@@ -76,4 +97,4 @@ def train_task(task: str, zoo: str | Path, model_name: str, out: str | Path, *, 
                        dtype=dtype, progress=progress) for s in range(seeds)]
 
 
-__all__ = ["ModelSize", "train_seed", "train_task"]
+__all__ = ["ModelSize", "load_predictions", "save_predictions", "train_seed", "train_task"]

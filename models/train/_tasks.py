@@ -54,6 +54,7 @@ class TaskData:
     description: str = ""
     label: str = ""  # short name of the zoo (and CNN subset) for tables
     canonical: bool = False  # every split's params went through ``symm.canonicalise_batch``
+    images: dict[str, np.ndarray] | None = None  # edit: each split's original INR images, flat, in [0, 1]
 
     @property
     def higher_is_better(self) -> bool:
@@ -151,6 +152,7 @@ def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtyp
     split = np.asarray(zoo["split"])
     splits = {}
     render = None
+    images = {} if task == "edit" else None
     for code, name in enumerate(("train", "val", "test")):
         index = np.flatnonzero(split == code)
         if limit is not None:
@@ -171,6 +173,7 @@ def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtyp
             render = Render(int(height), int(width), int(channels), float(zoo.generator["architecture"]["omega0"]))
             original = reconstruct(zoo, index, height, width)
             targets = dilate(original).reshape(len(index), -1).astype(dtype)
+            images[name] = original.reshape(len(index), -1).astype(dtype)
         splits[name] = (params, targets)
     out_size = int(zoo["label"].max()) + 1 if task == "classify" else (1 if task == "generalisation" else None)
     text = f"{task} on {zoo_dir} ({zoo.kind}{', ' + subset if subset else ''}; {space})"
@@ -178,7 +181,7 @@ def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtyp
     if canonicalise:
         text += ", canonicalised"
         label += ", canonical"
-    return TaskData(task, space, splits, out_size, render, text, label, canonical=canonicalise)
+    return TaskData(task, space, splits, out_size, render, text, label, canonical=canonicalise, images=images)
 
 
 def render_edit(render: Render, params, delta) -> jax.Array:
