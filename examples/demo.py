@@ -185,7 +185,7 @@ def plot(out: Path, zoo, classifiers, confirmations) -> Path:
 
 
 def main(out: str | Path = "out/demo", *, n_images: int = 1797, fit_steps: int = 100, hidden=(16, 16),
-         epochs: int = 20, width: int = 16, n_layers: int = 2, batch: int = 32, lr: float = 3e-3, seed: int = 0,
+         epochs: int = 30, width: int = 32, n_layers: int = 2, batch: int = 32, lr: float = 1e-3, seed: int = 0,
          checked=CHECKED, simulated=("relu", "tanh", "sin", "cube")) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -212,7 +212,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="out/demo")
     parser.add_argument("--images", type=int, default=1797)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: every stage runs in well under a minute")
     args = parser.parse_args()
     if args.smoke:
