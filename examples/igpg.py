@@ -1,6 +1,7 @@
-"""Train IGPG on a small zoo of CNNs and generate a network for a held-out task.
+"""Train IGPG on a small zoo of CNNs (or MLPs) and generate a network for a held-out task.
 
     .venv/bin/python examples/igpg.py --out runs/igpg            # small: a few minutes on 2 cores
+    .venv/bin/python examples/igpg.py --arch "mlp dense-32 dense-10 tanh" --out runs/igpg-mlp
 
 Tasks are label permutations of scikit-learn's digits; the generator is trained on
 ``train_tasks`` of them and asked for a network for a permutation it has never seen. The
@@ -48,7 +49,8 @@ def main(out: str | Path = "runs/igpg", *, arch: str = "cnn conv3x3-8 gap dense-
             TokeniserConfig(chunk_size=32, tokens_per_chunk=8, steps=tokeniser_steps, lr=2e-3),
             PriorConfig(d_model=128, heads=4, layers=4, context=128, max_positions=4096, steps=prior_steps),
         )
-    generator, info = train_igpg(entries, config, key=jax.random.key(seed), progress=progress)
+    generator, info = train_igpg(entries, config, key=jax.random.key(seed), progress=progress,
+                                 checkpoint_dir=out / "checkpoints")  # stopped, it resumes
     space = entries[0].space
     train_params = jax.tree.map(lambda *a: np.concatenate(a), *[prepare_params(e, False, np.float32) for e in entries])
     mean_net = zoo_mean(train_params)
@@ -86,8 +88,11 @@ def main(out: str | Path = "runs/igpg", *, arch: str = "cnn conv3x3-8 gap dense-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/igpg")
+    parser.add_argument("--arch", default="cnn conv3x3-8 gap dense-10 relu",
+                        help="architecture of the zoos and of the generated network (cnn ... or mlp ...)")
     parser.add_argument("--networks", type=int, default=16)
     parser.add_argument("--tokeniser-steps", type=int, default=1000)
     parser.add_argument("--prior-steps", type=int, default=1000)
     args = parser.parse_args()
-    main(args.out, networks=args.networks, tokeniser_steps=args.tokeniser_steps, prior_steps=args.prior_steps)
+    main(args.out, arch=args.arch, networks=args.networks, tokeniser_steps=args.tokeniser_steps,
+         prior_steps=args.prior_steps)

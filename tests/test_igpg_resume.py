@@ -20,6 +20,7 @@ TOKENISER = dict(chunk_size=16, tokens_per_chunk=2, codebook_size=16, code_dim=4
 PRIOR = dict(d_model=16, heads=2, layers=1, context=16, max_positions=128, batch_size=4, lr=3e-3)
 CONFIG = IgpgConfig(TokeniserConfig(steps=600, **TOKENISER), PriorConfig(steps=400, **PRIOR), canonicalise=False)
 ARCH = "mlp dense-4 dense-10 tanh"
+MIX = ("cnn conv3x3-2 gap dense-10 relu", ARCH)  # one training set of both kinds
 
 
 def _entries():
@@ -27,9 +28,12 @@ def _entries():
     from models.igpg._tasks import identity_task
     from models.zoo import load_source
 
-    arch = Architecture.parse(ARCH)
-    nets = [arch.space(64).init(k) for k in jax.random.split(jax.random.key(0), 3)]
-    return [ZooEntry(identity_task(load_source("digits")), arch, jax.tree.map(lambda *a: np.stack(a), *nets))]
+    task, entries = identity_task(load_source("digits")), []
+    for i, text in enumerate(MIX):
+        arch = Architecture.parse(text)
+        nets = [arch.space(64 if arch.kind == "mlp" else 1).init(k) for k in jax.random.split(jax.random.key(i), 3)]
+        entries.append(ZooEntry(task, arch, jax.tree.map(lambda *a: np.stack(a), *nets)))
+    return entries
 
 
 def run(out: str) -> None:
@@ -76,7 +80,7 @@ def test_a_run_killed_in_the_tokeniser_then_in_the_prior_ends_as_an_uninterrupte
         assert len(want["prior.loss"]) == 400 and want["tokeniser.loss"][0] != want["tokeniser.loss"][-1]
 
 
-def test_the_command_resumes_from_its_checkpoints_and_refuses_other_settings(tmp_path, monkeypatch, capsys):
+def test_the_command_trains_on_an_mlp_zoo_resumes_and_refuses_other_settings(tmp_path, monkeypatch, capsys):
     # The command's own sizes are the paper's; the tiny ones keep this test in seconds.
     monkeypatch.setattr("models.igpg._vqvae.TokeniserConfig", functools.partial(TokeniserConfig, **TOKENISER))
     monkeypatch.setattr("models.igpg._prior.PriorConfig", functools.partial(PriorConfig, **PRIOR))
@@ -84,11 +88,13 @@ def test_the_command_resumes_from_its_checkpoints_and_refuses_other_settings(tmp
     argv = ["igpg", "train", "--out", str(out), "--arch", ARCH, "--permutations", "1", "--networks", "2",
             "--zoo-steps", "5", "--tokeniser-steps", "60", "--prior-steps", "60", "--no-canonicalise"]
     assert symm.cli.main(argv) == 0
+    assert [p.name for p in (out / "zoos").iterdir()] == ["digits~perm0__mlp_dense-4_dense-10_tanh"]
+    assert symm.cli.main(["igpg", "generate", str(out), "--arch", ARCH, "--permutation", "5"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
     checkpoints = {name: out / "checkpoints" / f"{name}.eqx" for name in ("tokeniser", "prior")}
     assert all(_step(path) == 60 for path in checkpoints.values())
     saved = {name: path.read_bytes() for name, path in checkpoints.items()}
     generator = (out / "generator.eqx").read_bytes()
-    capsys.readouterr()
     assert symm.cli.main(argv) == 0  # finished fits are read back, not redone
     assert {name: path.read_bytes() for name, path in checkpoints.items()} == saved
     assert (out / "generator.eqx").read_bytes() == generator

@@ -88,8 +88,8 @@ def fit_scanned(model, loss_fn, data, *, steps, batch_size, lr, key, temperature
             "key": _key_data(key), "dtype": str(dtype), "data": fingerprint(data)}))
         saved = load_checkpoint(checkpoint, run_settings, (params, state))
         if saved is not None:
-            (header, (params, state)), start = saved, saved[0]["step"]
-            history = header["history"]
+            header, (params, state) = saved
+            start, history = header["step"], header["history"]
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
     last_save = time.monotonic()
     with tqdm(total=steps, initial=start, desc=desc, disable=not progress) as bar:
