@@ -51,7 +51,7 @@ SCALES = {
                   ModelSize(8, 1), epochs=3, edit_epochs=2, edit_limit=32, batch=8),
     "small": Scale("digits", InrZooConfig(hidden=(16, 16), steps=200, shared_init=True, shard_size=1797),
                    CnnZooConfig(n=256, channels=(8, 8, 8), steps=(50, 400), checkpoints=2, shard_size=256),
-                   ModelSize(32, 2), epochs=30, edit_epochs=10, edit_limit=128),
+                   ModelSize(32, 2), epochs=30, edit_epochs=50, edit_limit=128),
     "paper": Scale("mnist5k", InrZooConfig(shared_init=True, shard_size=1024),
                    CnnZooConfig(n=2000, shard_size=500), ModelSize(128, 4), epochs=100, edit_epochs=50, edit_limit=None,
                    batch=64),
@@ -113,6 +113,7 @@ def run(scale_name: str, out: Path, models=MODELS, tasks=("classify", "generalis
                 lr = choose_lr(task, data, model, scale, config, where, zoo) if tune else config.lr
                 records += train_task(task, zoo, model, where / f"lr-{lr:g}", seeds=seeds, size=scale.size,
                                       config=dataclasses.replace(config, lr=lr), data=data, progress=False)
+                jax.clear_caches()  # a long run compiles dozens of models; XLA CPU keeps each one mapped
                 last = records[-seeds:]
                 print(f"{task:<14} {subset or '':<5} {'canonical' if canonicalise else 'raw':<9} {model:<15} "
                       f"lr {lr:g}  test {np.mean([r['test'] for r in last]):.4f} ± "
