@@ -22,13 +22,10 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from models.train import (
-    AUGMENTED, MODELS, TASKS, ZOO_KIND, FitConfig, ModelSize, load_predictions, load_task, predict, read_results,
-    results_table,
-    train_task,
+    AUGMENTED, MODELS, TASKS, ZOO_KIND, FitConfig, ModelSize, load_predictions, load_task, results_table, train_task,
 )
 from models.zoo import CnnZooConfig, InrZooConfig, build_cnn_zoo, build_inr_zoo, load_source
 
