@@ -52,8 +52,9 @@ def train_seed(data: TaskData, model_name: str, seed: int, *, size: ModelSize, c
         identity["canonicalise"] = True
     start = time.perf_counter()
     result = fit(data, model, config, run_dir=out, identity=identity, progress=progress)
+    outputs = predict(result.model, data.splits["test"][0], batch_size=config.batch_size)
     stress = stress_test(result.model, data, jax.random.fold_in(jax.random.key(seed), 29),
-                         batch_size=config.batch_size)
+                         batch_size=config.batch_size, outputs=outputs)
     record = {
         **identity, "seed": seed, "metric": data.metric_name, "higher_is_better": data.higher_is_better,
         "val": result.val, "test": result.test, "best_epoch": result.best_epoch, "epochs": len(result.history),
@@ -61,7 +62,7 @@ def train_seed(data: TaskData, model_name: str, seed: int, *, size: ModelSize, c
         "n": {split: data.size(split) for split in ("train", "val", "test")}, "description": data.description,
         "zoo_label": data.label, "run_dir": str(out),
     }
-    save_predictions(out, data, predict(result.model, data.splits["test"][0], batch_size=config.batch_size))
+    save_predictions(out, data, outputs)
     atomic_write_text(out / "result.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
     return record
 

@@ -31,13 +31,18 @@ def _move(space, outside, params, keys, dtype):
     return jax.vmap(lambda p, k: space.act(draw(k, dtype=dtype), p))(params, keys)
 
 
-def stress_test(model, data: TaskData, key, *, batch_size: int = 64, split: str = "test") -> dict[str, float | None]:
-    """``{"original", "derived", "larger"}`` scores of ``model`` on ``split`` (``larger`` None if no larger group)."""
+def stress_test(model, data: TaskData, key, *, batch_size: int = 64, split: str = "test",
+                outputs: np.ndarray | None = None) -> dict[str, float | None]:
+    """``{"original", "derived", "larger"}`` scores of ``model`` on ``split`` (``larger`` None if no larger group).
+
+    ``outputs``: the model's outputs on the unmoved split, when the caller already has them."""
     from models.train._fit import predict
 
     params, targets = data.splits[split]
     k_in, k_out = jax.random.split(key)
-    scores = {"original": data.metric(predict(model, params, batch_size=batch_size), targets)}
+    if outputs is None:
+        outputs = predict(model, params, batch_size=batch_size)
+    scores = {"original": data.metric(outputs, targets)}
     moved = move(data.space, params, k_in)
     scores["derived"] = data.metric(predict(model, moved, batch_size=batch_size), targets)
     try:
