@@ -59,11 +59,13 @@ def test_slope_rms_is_the_rms_derivative_under_a_standard_normal(name, slope):
 
 
 def test_activation_blocks_start_in_the_tame_range_of_a_fast_activation():
-    """SIREN's sin(30x) of unit-scale features oscillates: its activation blocks start 1/21 as large;
+    """SIREN's sin(30x) of unit-scale features oscillates: its activation and derivative blocks start 1/21 as large;
     ReLU and tanh blocks keep the plain initialisation, so their arguments keep their scale."""
     def gamma_rms(space):
-        encoder = GMNEncoder(space, width=16, n_layers=1, key=jax.random.key(2))
-        return _rms(encoder.init_h.gamma.weight), _rms(encoder.layers.activation.gamma.weight)
+        encoder = GMNEncoder(space, width=8, n_layers=1, bidirectional=True, key=jax.random.key(2))
+        layers = encoder.layers
+        return (_rms(encoder.init_h.gamma.weight), _rms(layers.activation.gamma.weight),
+                _rms(layers.derivative.gamma.weight))
 
     sine = symm.WeightSpace.mlp((2, 16, 16, 1), "sin")
     assert sine.groups and encoder_scale(sine) == pytest.approx(2**0.5 / 30, rel=1e-4)
