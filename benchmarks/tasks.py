@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from models.train import (
-    AUGMENTED, MODELS, TASKS, ZOO_KIND, FitConfig, ModelSize, load_predictions, load_task, results_table, train_task,
+    AUGMENTED, MIXED, MODELS, TASKS, ZOO_KIND, FitConfig, ModelSize, load_predictions, load_task, results_table, train_task,
 )
 from models.zoo import CnnZooConfig, InrZooConfig, build_cnn_zoo, build_inr_zoo, load_source
 
@@ -91,10 +91,13 @@ def run(scale_name: str, out: Path, models=MODELS, tasks=("classify", "generalis
     records = []
     for task in tasks:
         if task == "generalisation":
-            subsets = scale.cnn.activations
+            subsets = scale.cnn.activations + ((MIXED,) if len(scale.cnn.activations) > 1 else ())
         else:
             subsets = (None,)
         for subset, canonicalise in itertools.product(subsets, canonical):
+            if canonicalise and subset == MIXED:
+                print(f"{task:<14} {subset}: skipped with canonicalisation (no single group to canonicalise by)")
+                continue
             zoo = zoos[ZOO_KIND[task]]
             data = load_task(task, zoo, subset=subset, limit=scale.edit_limit if task == "edit" else None,
                              canonicalise=canonicalise)
@@ -193,7 +196,12 @@ def plot(out: Path, records: list[dict]) -> list[Path]:
         fig, axes = plt.subplots(1, len(chosen), figsize=(4.2 * len(chosen), 4), squeeze=False)
         for ax, r in zip(axes[0], chosen):
             p = load_predictions(r["run_dir"])
-            ax.scatter(p["targets"], p["outputs"][:, 0], s=8, alpha=0.6)
+            names = r.get("members") or [None]
+            member = p.get("members", np.zeros(len(p["targets"]), int))
+            for i, name in enumerate(names):
+                ax.scatter(p["targets"][member == i], p["outputs"][member == i, 0], s=8, alpha=0.6, label=name)
+            if len(names) > 1:
+                ax.legend(fontsize=7)
             lo, hi = float(p["targets"].min()), float(p["targets"].max())
             ax.plot([lo, hi], [lo, hi], color="grey", ls=":")
             ax.set(title=f"{r['zoo_label']}, {r['model']}: τ = {r['test']:.3f}", xlabel="true test accuracy",

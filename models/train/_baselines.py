@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from models.train._mixed import member_features
+
 
 def flatten(params) -> Array:
     """One network's ``((W, b), ...)`` as one vector."""
@@ -56,6 +58,11 @@ class _FeatureMLP(eqx.Module):
     out_scale: float = eqx.field(static=True)
 
     def features(self, params) -> Array:
+        """The standardised input of the MLP (with a mixed zoo's one-hot activation after it)."""
+        return member_features(self.space, params, self.weight_features)
+
+    @staticmethod
+    def weight_features(params) -> Array:
         raise NotImplementedError
 
     def __call__(self, params, *, key: PRNGKeyArray | None = None):
@@ -74,12 +81,13 @@ class FlatMLP(_FeatureMLP):
 
     def __init__(self, space, train_params, out_size: int | None, *, width: int, depth: int, out_scale: float = 0.01,
                  key: PRNGKeyArray, dtype=None):
-        flat = np.asarray(jax.vmap(flatten)(train_params))
+        flat = np.asarray(jax.vmap(lambda p: member_features(space, p, flatten))(train_params))
         self.mean, self.std = _standardiser(flat)
         self.space, self.edit, self.out_scale = space, out_size is None, out_scale
-        self.mlp = _mlp(flat.shape[1], flat.shape[1] if out_size is None else out_size, width, depth, key, dtype)
+        self.mlp = _mlp(flat.shape[1], space.num_params if out_size is None else out_size, width, depth, key, dtype)
 
-    def features(self, params) -> Float[Array, " n"]:
+    @staticmethod
+    def weight_features(params) -> Float[Array, " n"]:
         return flatten(params)
 
 
@@ -91,13 +99,14 @@ class StatNN(_FeatureMLP):
 
     def __init__(self, space, train_params, out_size: int | None, *, width: int, depth: int, out_scale: float = 0.01,
                  key: PRNGKeyArray, dtype=None):
-        feats = np.asarray(jax.vmap(layer_statistics)(train_params))
+        feats = np.asarray(jax.vmap(lambda p: member_features(space, p, layer_statistics))(train_params))
         self.mean, self.std = _standardiser(feats)
         self.space, self.edit, self.out_scale = space, out_size is None, out_scale
         n_out = space.num_params if out_size is None else out_size
         self.mlp = _mlp(feats.shape[1], n_out, width, depth, key, dtype)
 
-    def features(self, params) -> Float[Array, " n"]:
+    @staticmethod
+    def weight_features(params) -> Float[Array, " n"]:
         return layer_statistics(params)
 
 

@@ -20,7 +20,8 @@ def register_train(subparsers) -> None:
     p.add_argument("--model", required=True, metavar="NAME", help=f"one of {', '.join(MODELS)}")
     p.add_argument("--out", required=True, help="run folder (resumed if it holds a run of the same settings)")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--activation", choices=CNN_SUBSETS, default=None, help="CNN subset for generalisation")
+    p.add_argument("--activation", choices=CNN_SUBSETS, default=None,
+                   help="CNN subset for generalisation (mixed: every network, each with its own activation's group)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)

@@ -5,7 +5,9 @@ The graph models (ScaleGMN forward / bidirectional, the permutation-only GMN) re
 or not, takes the same input and the symmetry stress test can move that input. For the
 editing task the output is the edited INR's image: each of ``branches`` editors proposes
 an edit, every edit is rendered, and the images are averaged (each branch stays
-equivariant, so the average is invariant).
+equivariant, so the average is invariant). On a mixed zoo (``RoutedSpace``) each graph
+model is one trunk per activation, and each network is read by the trunk of its own
+group (``RoutedGraphNet``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from jaxtyping import PRNGKeyArray
 from models.gmn import ScaleGMN, ScaleGMNEditor
 from models.graph import to_graph
 from models.train._baselines import FlatMLP, StatNN
+from models.train._mixed import RoutedGraphNet, RoutedSpace
 from models.train._tasks import Render, TaskData, TaskError, render_edit
 
 MODELS = ("scalegmn", "scalegmn-bidir", "gmn", "mlp", "mlp-aug", "statnn")
@@ -64,10 +67,14 @@ def build_model(name: str, data: TaskData, *, width: int, n_layers: int, key: PR
         kw = dict(width=width, n_layers=n_layers, bidirectional=bidirectional, permutation_only=permutation_only,
                   dtype=dtype)
         if data.out_size is None:
-            nets = tuple(ScaleGMNEditor(space, key=k, **kw) for k in keys)
+            def build(s, k):
+                return ScaleGMNEditor(s, key=k, **kw)
         else:
-            nets = tuple(ScaleGMN(space, data.out_size, key=k, **kw) for k in keys)
-        return Metanetwork(nets, space, True, data.render)
+            def build(s, k):
+                return ScaleGMN(s, data.out_size, key=k, **kw)
+        if isinstance(space, RoutedSpace):  # a mixed zoo: one trunk per activation, routed per network
+            return Metanetwork(tuple(RoutedGraphNet(space, build, key=k) for k in keys), space, False, data.render)
+        return Metanetwork(tuple(build(space, k) for k in keys), space, True, data.render)
     train_params = jax.tree.map(jnp.asarray, data.splits["train"][0])
     cls = StatNN if name == "statnn" else FlatMLP
     nets = tuple(cls(space, train_params, data.out_size, width=width, depth=n_layers, key=k, dtype=dtype)

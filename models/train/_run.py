@@ -20,6 +20,7 @@ import numpy as np
 
 from models.train._checkpoint import atomic_write, atomic_write_text
 from models.train._fit import FitConfig, fit, predict
+from models.train._mixed import Routed, RoutedSpace
 from models.train._models import AUGMENTED, build_model
 from models.train._stress import stress_test
 from models.train._tasks import TaskData, TaskError, load_task
@@ -62,14 +63,20 @@ def train_seed(data: TaskData, model_name: str, seed: int, *, size: ModelSize, c
         "n": {split: data.size(split) for split in ("train", "val", "test")}, "description": data.description,
         "zoo_label": data.label, "run_dir": str(out),
     }
+    if isinstance(data.space, RoutedSpace):
+        record["members"] = list(data.space.names)
     save_predictions(out, data, outputs)
     atomic_write_text(out / "result.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
     return record
 
 
 def save_predictions(out: Path, data: TaskData, outputs: np.ndarray) -> None:
-    """``predictions.npz`` (atomic): test ``outputs``, ``targets`` and, for editing, ``originals`` and ``image_shape``."""
+    """``predictions.npz`` (atomic): test ``outputs``, ``targets``; for editing, ``originals`` and ``image_shape``;
+    for a mixed zoo, ``members`` (each network's index into ``data.space.names``)."""
     arrays = {"outputs": np.asarray(outputs), "targets": np.asarray(data.splits["test"][1])}
+    test_params = data.splits["test"][0]
+    if isinstance(test_params, Routed):
+        arrays["members"] = np.asarray(test_params.which)
     if data.images is not None:
         arrays["originals"] = data.images["test"]
         arrays["image_shape"] = np.asarray([data.render.height, data.render.width, data.render.channels])

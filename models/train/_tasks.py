@@ -25,7 +25,8 @@ from models.train._metrics import accuracy, kendall_tau, pixel_mse
 
 TASKS = ("classify", "generalisation", "edit")
 ZOO_KIND = {"classify": "inr", "generalisation": "cnn", "edit": "inr"}
-CNN_SUBSETS = ("relu", "tanh")
+CNN_SUBSETS = ("relu", "tanh", "mixed")
+MIXED = "mixed"  # every network of the zoo, each with the group of its own activation (``RoutedSpace``)
 
 
 class TaskError(ValueError):
@@ -136,19 +137,33 @@ def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtyp
     if zoo.kind != ZOO_KIND[task]:
         raise TaskError(f"{zoo_dir} is a {zoo.kind} zoo but the {task} task needs a {ZOO_KIND[task]} zoo "
                         f"(`symm zoo {ZOO_KIND[task]}`)")
+    members = None  # a mixed subset: each network's index into ``space.spaces``
     if task == "generalisation":
         names = zoo.generator["architecture"]["activations"]
+        used = sorted({names[int(i)] for i in zoo["activation"]})
         if subset is None:
-            used = sorted({names[int(i)] for i in zoo["activation"]})
             if len(used) > 1:
-                raise TaskError(f"{zoo_dir} mixes the activations {used}; pick one with --activation {used[0]}")
+                raise TaskError(f"{zoo_dir} mixes the activations {used}; pick one with --activation {used[0]}, "
+                                f"or all of them with --activation {MIXED}")
             subset = used[0]
-        if subset not in names:
+        if subset == MIXED:
+            if len(used) < 2:
+                raise TaskError(f"{zoo_dir} holds only {used[0]} networks, so it has no mixed subset; "
+                                f"use --activation {used[0]}")
+            from models.train._mixed import RoutedSpace
+
+            space = RoutedSpace(tuple(zoo.where_activation(n).weight_space() for n in used), tuple(used))
+            members = np.asarray([used.index(n) for n in zoo.activations], np.int32)
+        elif subset not in names:
             raise TaskError(f"{zoo_dir} holds {names} networks, not {subset!r}; use --activation {names[0]}")
-        zoo = zoo.where_activation(subset)
+        else:
+            zoo = zoo.where_activation(subset)
     elif subset is not None:
         raise TaskError(f"--activation selects a CNN subset; the {task} task has none")
-    space = zoo.weight_space()
+    if canonicalise and members is not None:
+        raise TaskError(f"the {MIXED} subset has no single group to canonicalise by; train without --canonicalise")
+    if members is None:
+        space = zoo.weight_space()
     split = np.asarray(zoo["split"])
     splits = {}
     render = None
@@ -162,6 +177,10 @@ def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtyp
         params = _params(zoo, index, dtype)
         if canonicalise:
             params = _canonical_params(space, params, dtype, zoo_dir)
+        if members is not None:
+            from models.train._mixed import Routed
+
+            params = Routed(params, members[index])
         if task == "classify":
             targets = np.asarray(zoo["label"][index], np.int32)
         elif task == "generalisation":
@@ -195,4 +214,4 @@ def render_edit(render: Render, params, delta) -> jax.Array:
     return ((out + 1.0) / 2.0).reshape(-1)
 
 
-__all__ = ["CNN_SUBSETS", "TASKS", "ZOO_KIND", "Render", "TaskData", "TaskError", "dilate", "load_task", "render_edit"]
+__all__ = ["CNN_SUBSETS", "MIXED", "TASKS", "ZOO_KIND", "Render", "TaskData", "TaskError", "dilate", "load_task", "render_edit"]
