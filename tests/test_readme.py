@@ -21,9 +21,7 @@ Regenerate them with ``.venv/bin/python tests/test_readme.py --write``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
 import os
 import re
@@ -181,14 +179,15 @@ def test_markers_need_a_reason_and_must_match_their_block():
 
 # ------------------------------------------------------------------ generated command output
 def command_output(command: str) -> str:
-    """What ``command`` (``symm ARGS``) prints, as the README shows it."""
-    import symm.cli
+    """What ``command`` (``symm ARGS``) prints, as the README shows it.
 
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = symm.cli.main(shlex.split(command)[1:])
-    assert code == 0, f"{command} exited {code}"
-    return f"```\n$ {command}\n{buffer.getvalue().rstrip()}\n```\n"
+    A fresh process with the user's XLA flags: the printed errors are rounding-level numbers,
+    and the suite itself compiles at another XLA optimisation level (tests/conftest.py)."""
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("SYMM_TEST_USER_XLA_FLAGS", os.environ.get("XLA_FLAGS", "")))
+    done = subprocess.run([sys.executable, "-m", "symm", *shlex.split(command)[1:]], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=README.parent)
+    assert done.returncode == 0, f"{command} exited {done.returncode}: {done.stderr[-2000:]}"
+    return f"```\n$ {command}\n{done.stdout.rstrip()}\n```\n"
 
 
 def generated_blocks(text: str) -> dict[str, str]:
