@@ -2,15 +2,9 @@
 
 import math
 
-import numpy as np
-import pytest
-
 from examples import igpg
 
 
-# One full-suite run (-n 2) crashed its worker with a segmentation fault inside eqx.nn.MLP's
-# initialisation in this test; alone it passes. Opt-in until the crash is understood.
-@pytest.mark.slow
 def test_igpg_example_generates_for_a_held_out_task(tmp_path):
     result = igpg.main(tmp_path, arch="cnn conv3x3-2 gap dense-10 relu", train_tasks=2, networks=2, zoo_steps=5,
                        tokeniser_steps=20, prior_steps=10, epochs=1, samples=1, tiny=True, progress=False)
