@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -68,11 +69,14 @@ def _fmt(values) -> str:
     return f"{values.mean():.3f} ± {values.std():.3f}"
 
 
-def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: int = 3, progress: bool = True) -> dict:
+def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: int = 3, progress: bool = True,
+         variants: tuple[str, ...] | None = None) -> dict:
+    """Every variant of ``_configs`` (or only ``variants``) x ``seeds``; returns and prints the tables."""
     from models.igpg import Architecture, ChunkLayout
     from models.igpg._evaluate import nearest_distance, noisy_copy, zoo_mean
     from models.igpg._pipeline import accuracy, build_zoo_entries, finetune, prepare_params, train_igpg
     from models.igpg._tasks import permuted
+    from models.train._checkpoint import atomic_write_text
     from models.zoo import load_source
 
     scale = SCALES[scale_name]
@@ -91,10 +95,25 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
     cases = {"held-out task": (held_task, arch0, [entries[(tk.name, arch0)] for tk in train_tasks]),
              **{f"held-out architecture {arch}": (held_task, arch, held) for arch, held in held_arch_entries.items()}}
     results: dict = {}
-    for variant, config in _configs(scale).items():
+    configs = _configs(scale)
+    unknown = sorted(set(variants or ()) - set(configs))
+    if unknown:
+        raise ValueError(f"unknown variant {unknown[0]!r}: use some of {', '.join(configs)}")
+    for variant, config in configs.items():
+        if variants is not None and variant not in variants:
+            continue
         for seed in range(seeds):
-            generator, info = train_igpg(list(entries.values()), config, key=jax.random.key(seed), progress=progress)
-            row = results.setdefault(variant, {"tokeniser_s": [], "prior_s": [], "generate_s": []})
+            # Each (variant, seed) is kept once evaluated, and its fits checkpoint as they go: a
+            # stopped benchmark resumes where it was, with the training times of the first run.
+            run_dir = out / "runs" / variant.replace(" ", "_").replace("(", "").replace(")", "") / f"seed-{seed}"
+            done = run_dir / "evaluation.json"
+            if done.exists():
+                for name, values in json.loads(done.read_text()).items():
+                    results.setdefault(variant, {}).setdefault(name, []).extend(values)
+                continue
+            generator, info = train_igpg(list(entries.values()), config, key=jax.random.key(seed), progress=progress,
+                                         checkpoint_dir=run_dir / "checkpoints")
+            row = {"tokeniser_s": [], "prior_s": [], "generate_s": []}
             row["tokeniser_s"].append(info["tokeniser_seconds"])
             row["prior_s"].append(info["prior_seconds"])
             row.setdefault("codes_used", []).append(int((info["codebook_usage"] > 0).sum()))
@@ -144,6 +163,10 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
                     r = generator.tokeniser.reconstruct(layout, p)
                     gaps.append(accuracy(e.space, r, *e.task.arrays("test")) - accuracy(e.space, p, *e.task.arrays("test")))
             row.setdefault("tokeniser fidelity | accuracy gap", []).append(float(np.mean(gaps)))
+            row = {name: [float(v) for v in values] for name, values in row.items()}
+            atomic_write_text(done, json.dumps(row, indent=1) + "\n")
+            for name, values in row.items():
+                results.setdefault(variant, {}).setdefault(name, []).extend(values)
     print(f"# IGPG benchmark, scale {scale_name}, {seeds} seeds; zoos built in {zoo_seconds:.0f} s")
     for variant, row in results.items():
         print(f"\n## {variant}\n\n| measure | mean ± std |\n|---|---|")

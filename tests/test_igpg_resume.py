@@ -118,3 +118,17 @@ def test_a_checkpoint_of_other_data_or_another_key_is_refused(tmp_path):
         train_vqvae(chunks + 1.0, masks, config, key=jax.random.key(0), progress=False, checkpoint=path)
     with pytest.raises(CheckpointMismatch, match="key: "):
         train_vqvae(chunks, masks, config, key=jax.random.key(1), progress=False, checkpoint=path)
+
+
+def test_a_finished_fit_read_back_reports_the_training_time_of_the_run_that_did_it(tmp_path):
+    from models.igpg import train_vqvae
+
+    rng = np.random.default_rng(0)
+    chunks, masks = rng.normal(size=(32, 4)), np.ones((32, 4), bool)
+    config = TokeniserConfig(steps=20, **{**TOKENISER, "chunk_size": 4})
+    fit = functools.partial(train_vqvae, chunks, masks, config, key=jax.random.key(0), progress=False,
+                            checkpoint=tmp_path / "tokeniser.eqx")
+    _, first = fit()
+    _, again = fit()  # read back, not trained again
+    assert first["seconds"] > 0 and again["seconds"] == first["seconds"]
+    np.testing.assert_array_equal(again["loss"], first["loss"])

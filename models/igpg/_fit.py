@@ -44,7 +44,8 @@ def fit_scanned(model, loss_fn, data, *, steps, batch_size, lr, key, temperature
     """Adam on ``loss_fn(model, *batch, temperature, key) -> (loss, parts)``, ``block`` steps per compiled scan.
 
     Batches are drawn with replacement from the rows of every array in ``data``. Returns the
-    model and the per-step history of the loss and of every entry of ``parts``. With
+    model and the per-step history of the loss and of every entry of ``parts``, and under
+    ``"seconds"`` the fit's training time, summed over the runs that resumed it. With
     ``checkpoint`` (a file), the run resumes from it and saves to it; ``settings`` (the
     model's configuration) joins the loop's own settings, the key and a fingerprint of
     ``data`` in what a resumed run must match (``models.train.CheckpointMismatch`` if not).
@@ -80,7 +81,7 @@ def fit_scanned(model, loss_fn, data, *, steps, batch_size, lr, key, temperature
         return params, state, out
 
     history: dict[str, list] = {}
-    start = 0
+    start, seconds = 0, 0.0
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
         run_settings = json.loads(json.dumps({  # as the header will hold them (tuples as lists)
@@ -89,20 +90,22 @@ def fit_scanned(model, loss_fn, data, *, steps, batch_size, lr, key, temperature
         saved = load_checkpoint(checkpoint, run_settings, (params, state))
         if saved is not None:
             header, (params, state) = saved
-            start, history = header["step"], header["history"]
+            start, history, seconds = header["step"], header["history"], header.get("seconds", 0.0)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
     last_save = time.monotonic()
     with tqdm(total=steps, initial=start, desc=desc, disable=not progress) as bar:
         for t0 in range(start, steps, block):
             count = min(block, steps - t0)
+            begun = time.perf_counter()
             params, state, (loss, parts) = run(params, state, jnp.int32(t0), jnp.int32(count))
             for name, value in {"loss": loss, **parts}.items():
                 history.setdefault(name, []).extend(np.asarray(value)[:count].tolist())
+            seconds += time.perf_counter() - begun
             bar.update(count)
             bar.set_postfix(loss=f"{float(loss[count - 1]):.4f}")
             done = t0 + count == steps
             if checkpoint is not None and (done or time.monotonic() - last_save >= checkpoint_seconds):
-                save_checkpoint(checkpoint, {"config": run_settings, "step": t0 + count, "history": history},
-                                (params, state))
+                save_checkpoint(checkpoint, {"config": run_settings, "step": t0 + count, "history": history,
+                                             "seconds": seconds}, (params, state))
                 last_save = time.monotonic()
-    return eqx.combine(params, static), {k: np.asarray(v) for k, v in history.items()}
+    return eqx.combine(params, static), {**{k: np.asarray(v) for k, v in history.items()}, "seconds": seconds}

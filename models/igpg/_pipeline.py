@@ -150,7 +150,6 @@ def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, ke
     vqvae, tok_history = train_vqvae(chunks, masks, config.tokeniser, key=k_tok, dtype=dtype, progress=progress,
                                      checkpoint=files["tokeniser"], checkpoint_seconds=checkpoint_seconds)
     tokeniser = Tokeniser(vqvae)
-    t1 = time.perf_counter()
     sequences, conds = [], []
     for entry, layout, params in zip(entries, layouts, prepared):
         tokens = np.asarray(tokeniser.encode_batch(layout, params))
@@ -161,7 +160,10 @@ def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, ke
                                        dtype=dtype, progress=progress, checkpoint=files["prior"],
                                        checkpoint_seconds=checkpoint_seconds)
     t2 = time.perf_counter()
-    info = {"tokeniser_seconds": t1 - t0, "prior_seconds": t2 - t1, "tokeniser_history": tok_history,
+    # Each fit's own training time, summed over resumed runs (this call's wall time is not
+    # the training time when a checkpoint was read back).
+    info = {"tokeniser_seconds": tok_history.pop("seconds"), "prior_seconds": prior_history.pop("seconds"),
+            "wall_seconds": t2 - t0, "tokeniser_history": tok_history,
             "prior_history": prior_history, "codebook_usage": np.bincount(np.concatenate(sequences),
                                                                          minlength=tokeniser.codebook_size)}
     return Generator(tokeniser, prior), info
