@@ -8,6 +8,9 @@ with the morphological dilation of the original INR's image.
 ``canonicalise=True`` replaces every network by its orbit representative
 (``symm.canonicalise_batch``) before training: the same functions, so the same targets,
 but one copy per orbit instead of an arbitrary one, for models that are not invariant.
+
+A CNN zoo of ReLU and tanh networks gives one subset per activation, and ``mixed``: every
+network as ``Routed(params, which)`` in a ``RoutedSpace`` (``models.train._mixed``).
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ import numpy as np
 import optax
 
 from models.train._metrics import accuracy, kendall_tau, pixel_mse
+from models.train._mixed import Routed, RoutedSpace
 
 TASKS = ("classify", "generalisation", "edit")
 ZOO_KIND = {"classify": "inr", "generalisation": "cnn", "edit": "inr"}
-CNN_SUBSETS = ("relu", "tanh", "mixed")
 MIXED = "mixed"  # every network of the zoo, each with the group of its own activation (``RoutedSpace``)
+CNN_SUBSETS = ("relu", "tanh", MIXED)
 
 
 class TaskError(ValueError):
@@ -150,8 +154,6 @@ def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtyp
             if len(used) < 2:
                 raise TaskError(f"{zoo_dir} holds only {used[0]} networks, so it has no mixed subset; "
                                 f"use --activation {used[0]}")
-            from models.train._mixed import RoutedSpace
-
             space = RoutedSpace(tuple(zoo.where_activation(n).weight_space() for n in used), tuple(used))
             members = np.asarray([used.index(n) for n in zoo.activations], np.int32)
         elif subset not in names:
@@ -178,8 +180,6 @@ def load_task(task: str, zoo_dir: str | Path, *, subset: str | None = None, dtyp
         if canonicalise:
             params = _canonical_params(space, params, dtype, zoo_dir)
         if members is not None:
-            from models.train._mixed import Routed
-
             params = Routed(params, members[index])
         if task == "classify":
             targets = np.asarray(zoo["label"][index], np.int32)
