@@ -86,3 +86,7 @@ def test_cli_refuses_bad_input_in_one_line(zoo, tmp_path, capsys):
     assert symm.cli.main(["results", str(run)]) == 0
     table = capsys.readouterr().out
     assert "| classify (accuracy) | inr | mlp | 1 |" in table
+    other_lr = tmp_path / "run-lr"
+    assert symm.cli.main(_flags(zoo, other_lr, epochs=1, lr="0.01")) == 0
+    capsys.readouterr()
+    assert "are both seed 0 of mlp on classify (inr)" in error(["results", str(run), str(other_lr)])

@@ -25,6 +25,14 @@ def read_results(paths) -> list[dict]:
         if not found:
             raise ResultsError(f"{path}: no finished run here (no result.json); train it with `symm train`")
         records += [json.loads(p.read_text()) for p in found]
+    seen = {}
+    for r in records:  # one row averages seeds: two runs of one seed would be averaged as two seeds
+        key = (r["task"], r["zoo_label"], r["model"], r["seed"])
+        if key in seen:
+            raise ResultsError(f"{seen[key]} and {r['run_dir']} are both seed {r['seed']} of {r['model']} on "
+                               f"{r['task']} ({r['zoo_label']}); pass the folders of one configuration only "
+                               "(for benchmarks/tasks.py: one lr-<rate> folder per model)")
+        seen[key] = r["run_dir"]
     return records
 
 
