@@ -108,63 +108,62 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
             run_dir = out / "runs" / variant.replace(" ", "_").replace("(", "").replace(")", "") / f"seed-{seed}"
             done = run_dir / "evaluation.json"
             if done.exists():
-                for name, values in json.loads(done.read_text()).items():
-                    results.setdefault(variant, {}).setdefault(name, []).extend(values)
-                continue
-            generator, info = train_igpg(list(entries.values()), config, key=jax.random.key(seed), progress=progress,
-                                         checkpoint_dir=run_dir / "checkpoints")
-            row = {"tokeniser_s": [], "prior_s": [], "generate_s": []}
-            row["tokeniser_s"].append(info["tokeniser_seconds"])
-            row["prior_s"].append(info["prior_seconds"])
-            row.setdefault("codes_used", []).append(int((info["codebook_usage"] > 0).sum()))
-            for case, (task, arch, ref_entries) in cases.items():
-                images, labels = task.conditioning_images()
-                x, y = task.arrays("test")
-                t = time.perf_counter()
-                gen = [generator.generate(arch, images, labels, key=k, top_k=16)[1]
-                       for k in jax.random.split(jax.random.key(100 + seed), scale["samples"])]
-                row["generate_s"].append((time.perf_counter() - t) / scale["samples"])
-                space = ref_entries[0].space
-                gen = [jax.tree.map(lambda a: a.astype(np.float32), p) for p in gen]
-                ref = jax.tree.map(lambda *a: np.concatenate(a), *[prepare_params(e, False, np.float32) for e in ref_entries])
-                starts = {"generated": gen, "random": [space.init(k, dtype=np.float32) for k in
-                                                       jax.random.split(jax.random.key(200 + seed), scale["samples"])]}
-                if variant == "IGPG (canonicalised)":
-                    starts["zoo mean"] = [zoo_mean(ref)]
-                    best = []
-                    for e in ref_entries:
-                        accs = [accuracy(space, jax.tree.map(lambda a: a[i], e.params), *e.task.arrays("test"))
-                                for i in range(len(e))]
-                        best.append((max(accs), jax.tree.map(lambda a: a[int(np.argmax(accs))], e.params)))
-                    starts["best of another task"] = [max(best, key=lambda b: b[0])[1]]
-                for name, nets in starts.items():
-                    for i, p in enumerate(nets):
-                        curve = finetune(space, p, task, epochs=max(EPOCHS), key=jax.random.key(300 + i))
-                        for ep in EPOCHS:
-                            row.setdefault(f"{case} | {name} | epoch {ep}", []).append(accuracy(space, curve[ep], x, y))
-                if case == "held-out task":
-                    train_ref = jax.tree.map(lambda *a: np.concatenate(a),
-                                             *[prepare_params(entries[(tk.name, arch)], False, np.float32) for tk in train_tasks])
-                    row.setdefault("memorisation | generated", []).extend(nearest_distance(space, p, train_ref) for p in gen)
+                row = json.loads(done.read_text())
+            else:
+                generator, info = train_igpg(list(entries.values()), config, key=jax.random.key(seed), progress=progress,
+                                             checkpoint_dir=run_dir / "checkpoints")
+                row = {"tokeniser_s": [], "prior_s": [], "generate_s": []}
+                row["tokeniser_s"].append(info["tokeniser_seconds"])
+                row["prior_s"].append(info["prior_seconds"])
+                row.setdefault("codes_used", []).append(int((info["codebook_usage"] > 0).sum()))
+                for case, (task, arch, ref_entries) in cases.items():
+                    images, labels = task.conditioning_images()
+                    x, y = task.arrays("test")
+                    t = time.perf_counter()
+                    gen = [generator.generate(arch, images, labels, key=k, top_k=16)[1]
+                           for k in jax.random.split(jax.random.key(100 + seed), scale["samples"])]
+                    row["generate_s"].append((time.perf_counter() - t) / scale["samples"])
+                    space = ref_entries[0].space
+                    gen = [jax.tree.map(lambda a: a.astype(np.float32), p) for p in gen]
+                    ref = jax.tree.map(lambda *a: np.concatenate(a), *[prepare_params(e, False, np.float32) for e in ref_entries])
+                    starts = {"generated": gen, "random": [space.init(k, dtype=np.float32) for k in
+                                                           jax.random.split(jax.random.key(200 + seed), scale["samples"])]}
                     if variant == "IGPG (canonicalised)":
-                        n = len(train_ref[0][0])
-                        row.setdefault("memorisation | training net + noise", []).extend(
-                            nearest_distance(space, noisy_copy(jax.tree.map(lambda a: a[i % n], train_ref), k), train_ref)
-                            for i, k in enumerate(jax.random.split(jax.random.key(400 + seed), scale["samples"])))
-                        row.setdefault("memorisation | ensemble average", []).append(
-                            nearest_distance(space, zoo_mean(train_ref), train_ref))
-            # Tokeniser fidelity: reconstructed zoo networks of every training architecture against the originals.
-            gaps = []
-            for e in [entries[(train_tasks[0].name, arch)] for arch in scale["archs"]]:
-                layout = ChunkLayout(e.space, generator.tokeniser.chunk_size)
-                params = prepare_params(e, config.canonicalise, np.float64 if jax.config.x64_enabled else np.float32)
-                for i in range(min(len(e), 4)):
-                    p = jax.tree.map(lambda a: a[i], params)
-                    r = generator.tokeniser.reconstruct(layout, p)
-                    gaps.append(accuracy(e.space, r, *e.task.arrays("test")) - accuracy(e.space, p, *e.task.arrays("test")))
-            row.setdefault("tokeniser fidelity | accuracy gap", []).append(float(np.mean(gaps)))
-            row = {name: [float(v) for v in values] for name, values in row.items()}
-            atomic_write_text(done, json.dumps(row, indent=1) + "\n")
+                        starts["zoo mean"] = [zoo_mean(ref)]
+                        best = []
+                        for e in ref_entries:
+                            accs = [accuracy(space, jax.tree.map(lambda a: a[i], e.params), *e.task.arrays("test"))
+                                    for i in range(len(e))]
+                            best.append((max(accs), jax.tree.map(lambda a: a[int(np.argmax(accs))], e.params)))
+                        starts["best of another task"] = [max(best, key=lambda b: b[0])[1]]
+                    for name, nets in starts.items():
+                        for i, p in enumerate(nets):
+                            curve = finetune(space, p, task, epochs=max(EPOCHS), key=jax.random.key(300 + i))
+                            for ep in EPOCHS:
+                                row.setdefault(f"{case} | {name} | epoch {ep}", []).append(accuracy(space, curve[ep], x, y))
+                    if case == "held-out task":
+                        train_ref = jax.tree.map(lambda *a: np.concatenate(a),
+                                                 *[prepare_params(entries[(tk.name, arch)], False, np.float32) for tk in train_tasks])
+                        row.setdefault("memorisation | generated", []).extend(nearest_distance(space, p, train_ref) for p in gen)
+                        if variant == "IGPG (canonicalised)":
+                            n = len(train_ref[0][0])
+                            row.setdefault("memorisation | training net + noise", []).extend(
+                                nearest_distance(space, noisy_copy(jax.tree.map(lambda a: a[i % n], train_ref), k), train_ref)
+                                for i, k in enumerate(jax.random.split(jax.random.key(400 + seed), scale["samples"])))
+                            row.setdefault("memorisation | ensemble average", []).append(
+                                nearest_distance(space, zoo_mean(train_ref), train_ref))
+                # Tokeniser fidelity: reconstructed zoo networks of every training architecture against the originals.
+                gaps = []
+                for e in [entries[(train_tasks[0].name, arch)] for arch in scale["archs"]]:
+                    layout = ChunkLayout(e.space, generator.tokeniser.chunk_size)
+                    params = prepare_params(e, config.canonicalise, np.float64 if jax.config.x64_enabled else np.float32)
+                    for i in range(min(len(e), 4)):
+                        p = jax.tree.map(lambda a: a[i], params)
+                        r = generator.tokeniser.reconstruct(layout, p)
+                        gaps.append(accuracy(e.space, r, *e.task.arrays("test")) - accuracy(e.space, p, *e.task.arrays("test")))
+                row.setdefault("tokeniser fidelity | accuracy gap", []).append(float(np.mean(gaps)))
+                row = {name: [float(v) for v in values] for name, values in row.items()}
+                atomic_write_text(done, json.dumps(row, indent=1) + "\n")
             for name, values in row.items():
                 results.setdefault(variant, {}).setdefault(name, []).extend(values)
     print(f"# IGPG benchmark, scale {scale_name}, {seeds} seeds; zoos built in {zoo_seconds:.0f} s")
