@@ -28,6 +28,9 @@ class ImageSource:
     name: str
     images: np.ndarray
     labels: np.ndarray
+    # The size of the label space when some labels have no images (a class subset that keeps
+    # the original labels); default: the largest label + 1.
+    classes: int | None = None
 
     def __post_init__(self):
         if self.images.ndim != 4:
@@ -38,6 +41,15 @@ class ImageSource:
             )
         if self.images.shape[0] == 0:
             raise SourceError(f"source {self.name!r} holds no images")
+        if self.classes is not None and int(self.labels.max()) >= self.classes:
+            raise SourceError(
+                f"source {self.name!r} has label {int(self.labels.max())} but declares {self.classes} classes"
+            )
+
+    @property
+    def n_classes(self) -> int:
+        """Outputs a classifier of this source needs: ``classes``, or the largest label + 1."""
+        return int(self.labels.max()) + 1 if self.classes is None else int(self.classes)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

@@ -144,7 +144,7 @@ def labelled_classes(source: ImageSource, unit: str) -> int:
     """The number of classes of a labelled source; one line if it is unlabelled."""
     if source.labels.min() < 0:
         raise ValueError(f"source {source.name!r} has unlabelled images; {unit} zoos need class labels")
-    return int(source.labels.max()) + 1
+    return source.n_classes
 
 
 def _accuracy(logits, params, images, labels, activation, chunk: int = 128):
