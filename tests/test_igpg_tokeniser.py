@@ -122,3 +122,39 @@ def test_vq_loss_counts_only_real_entries():
     # The mean runs over the two real entries only; the padded slot's error is not counted.
     assert float(rec) == pytest.approx(float(jnp.sum((recon[:2] - x[0, :2]) ** 2) / 2), rel=1e-12)
     assert float(rec) != pytest.approx(float(jnp.mean((recon - x[0]) ** 2)), rel=1e-6)
+
+
+@settings(deadline=None, max_examples=15)
+@given(layouts_and_flat())
+def test_companded_chunks_invert_exactly(case):
+    """``params_from_normalised`` undoes ``normalised_chunks`` (scales, then ``sign·log1p``) to rounding."""
+    from models.igpg import params_from_normalised
+
+    layout, flat = case
+    params = layout.unflatten(flat)
+    chunks = normalised_chunks(layout, params)
+    values = np.asarray(chunks)[layout.mask()]
+    # Companded: ``|v| = log(1 + |θ|/s)``, so a weight a million times its layer's scale is about 14.
+    assert np.all(np.abs(values) <= np.log1p(np.abs(flat) / layout.scales()) + 1e-12)
+    back = layout.flatten(params_from_normalised(layout, chunks))
+    np.testing.assert_allclose(np.asarray(back), flat, rtol=1e-12, atol=1e-300)
+
+
+def test_the_reconstruction_gradient_reaches_the_encoder_at_the_coldest_temperature():
+    """Straight through: at τ = 1e-3 the decoder reads the nearest code and the encoder still learns."""
+    import equinox as eqx
+
+    from models.igpg import VQVAE
+
+    model = VQVAE(4, tokens_per_chunk=4, codebook_size=8, code_dim=1, hidden=8, key=jax.random.key(0))
+    chunk = jnp.array([0.3, -1.2, 0.7, 2.0])
+    key = jax.random.key(1)
+    recon, z_e, q = model(chunk, temperature=1e-3, key=key)
+    nearest = model.codebook[model.tokens(chunk)]
+    np.testing.assert_allclose(np.asarray(q), np.asarray(nearest), atol=1e-12)
+    np.testing.assert_allclose(np.asarray(recon), np.asarray(model.decode_tokens(model.tokens(chunk))), atol=1e-12)
+    grads = eqx.filter_grad(lambda m: jnp.sum((m(chunk, temperature=1e-3, key=key)[0] - chunk) ** 2))(model)
+    assert float(jnp.max(jnp.abs(grads.encoder.layers[0].weight))) > 1e-6
+    # Through the softmax alone (no straight-through path) the encoder's gradient vanishes there.
+    soft = lambda m: jnp.sum((m.decoder(jnp.ravel(jax.nn.softmax(m.logits(m.encode(chunk)) / 1e-3, -1) @ m.codebook)) - chunk) ** 2)
+    assert float(jnp.max(jnp.abs(eqx.filter_grad(soft)(model).encoder.layers[0].weight))) < 1e-6

@@ -2,7 +2,10 @@
 
 One tokeniser serves every architecture: chunks are normalised by the architecture's own
 ``1/sqrt(fan_in)`` scales (``ChunkLayout.scales``), never by zoo statistics, so a held-out
-architecture is tokenised exactly as a training one.
+architecture is tokenised exactly as a training one. The normalised values are then
+companded, ``v ↦ sign(v)·log(1 + |v|)``: trained weights (and the outgoing weights that a
+canonical positive scaling makes large) span two orders of magnitude, and a network is
+sensitive to each weight's *relative* error, which companding makes roughly uniform.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ from models.igpg._vqvae import VQVAE
 
 
 def normalised_chunks(layout: ChunkLayout, params, *, batched: bool = False) -> Float[Array, "... chunks k"]:
-    """Chunks of ``params / scales`` (padding stays zero); ``batched`` for a stacked zoo."""
+    """Chunks of ``params / scales``, companded (padding stays zero); ``batched`` for a stacked zoo."""
     chunks = layout.chunk_batch(params) if batched else layout.chunk(params)
     scales = np.concatenate([layout.scales(), np.ones(layout.pad)]).reshape(layout.num_chunks, layout.chunk_size)
-    return chunks / jnp.asarray(scales, chunks.dtype)
+    v = chunks / jnp.asarray(scales, chunks.dtype)
+    return jnp.sign(v) * jnp.log1p(jnp.abs(v))
 
 
 def params_from_normalised(layout: ChunkLayout, chunks: Float[Array, "chunks k"]):
+    """The inverse of ``normalised_chunks`` for one network."""
     scales = np.concatenate([layout.scales(), np.ones(layout.pad)]).reshape(layout.num_chunks, layout.chunk_size)
-    return layout.unchunk(chunks * jnp.asarray(scales, chunks.dtype))
+    v = jnp.sign(chunks) * jnp.expm1(jnp.abs(chunks))
+    return layout.unchunk(v * jnp.asarray(scales, chunks.dtype))
 
 
 class Tokeniser(eqx.Module):

@@ -1,10 +1,18 @@
 """VQ-VAE over weight chunks: each chunk of K values becomes l tokens from a shared codebook.
 
 Quantisation is a Gumbel-softmax over distance logits ``-||z_e - c_v||²``: during training
-the code is ``softmax((logits + g) / τ) @ codebook`` with τ annealed from 1 to 1e-3 (the
-soft code becomes one-hot), and at encoding time it is the argmax. The loss is the masked
-reconstruction error plus the usual VQ-VAE codebook term ``||sg(z_e) - q||²`` and commitment
-term ``β ||z_e - sg(q)||²``.
+the code is ``q = softmax(logits / τ + g) @ codebook`` with τ annealed from 1 to 1e-3, so it
+moves from a noisy mixture of codes to the nearest code, which is what encoding uses (the
+argmax). The decoder reads ``z_e + sg(q - z_e)``: its forward value is ``q``, and the
+reconstruction gradient reaches the encoder straight through, at every temperature (through
+the softmax alone it vanishes as τ → 0). The loss is the masked reconstruction error plus the
+usual VQ-VAE codebook term ``||sg(z_e) - q||²`` and commitment term ``β ||z_e - sg(q)||²``.
+
+Why the defaults are one token per weight (``tokens_per_chunk == chunk_size``) with
+one-dimensional codes: a network is sensitive to a few percent of relative error in its
+weights, and trained weights are close to incompressible. Measured on the benchmark's zoos
+(1,500 steps), 8 tokens for 32 weights lost 0.46 of accuracy on reconstruction; one token
+per weight loses at most a few points.
 """
 
 from __future__ import annotations
@@ -54,8 +62,8 @@ class VQVAE(eqx.Module):
         self.encoder = eqx.nn.MLP(chunk_size, latent, hidden, depth, jax.nn.gelu, key=k_enc, dtype=dtype)
         self.decoder = eqx.nn.MLP(latent, chunk_size, hidden, depth, jax.nn.gelu, key=k_dec, dtype=dtype)
         self.codebook = jax.random.normal(k_code, (codebook_size, code_dim), dtype)
-        # Learned inverse scale of the distance logits: the Gumbel noise is O(1), so the model
-        # must be able to make the logits peaked for a low-temperature sample to be the argmax.
+        # Learned inverse scale of the distance logits: against the O(1) Gumbel noise it sets
+        # how far the mixture reaches while the temperature is still near 1.
         self.log_sharpness = jnp.asarray(math.log(4.0), self.codebook.dtype)
         self.chunk_size = int(chunk_size)
         self.tokens_per_chunk = int(tokens_per_chunk)
@@ -82,9 +90,9 @@ class VQVAE(eqx.Module):
         """Soft Gumbel-softmax pass: ``(reconstruction, z_e, q)``."""
         z_e = self.encode(chunk)
         gumbel = jax.random.gumbel(key, (self.tokens_per_chunk, self.codebook_size), z_e.dtype)
-        weights = jax.nn.softmax((self.logits(z_e) + gumbel) / temperature, axis=-1)
+        weights = jax.nn.softmax(self.logits(z_e) / temperature + gumbel, axis=-1)
         q = weights @ self.codebook
-        return self.decoder(jnp.ravel(q)), z_e, q
+        return self.decoder(jnp.ravel(z_e + jax.lax.stop_gradient(q - z_e))), z_e, q
 
 
 def vq_loss(model: VQVAE, chunks, masks, temperature, key, beta: float = 0.25):
@@ -106,12 +114,12 @@ def temperature_at(step, steps: int, start: float = 1.0, end: float = 1e-3):
 
 @dataclasses.dataclass(frozen=True)
 class TokeniserConfig:
-    """Sizes and training schedule of the VQ-VAE (defaults: the paper's codebook of 256)."""
+    """Sizes and training schedule of the VQ-VAE (defaults: the paper's codebook of 256, one token per weight)."""
 
-    chunk_size: int = 64
-    tokens_per_chunk: int = 8
+    chunk_size: int = 16
+    tokens_per_chunk: int = 16
     codebook_size: int = 256
-    code_dim: int = 16
+    code_dim: int = 1
     hidden: int = 256
     depth: int = 2
     steps: int = 2000
