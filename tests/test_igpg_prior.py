@@ -151,3 +151,29 @@ def test_class_prototypes_follow_label_order():
     assert not np.allclose(protos[:3], permuted[:3])  # same images, other labelling: another task
     with pytest.raises(ValueError, match="class 2 has 1 images"):
         class_prototypes(images[:21], labels[:21], 3)
+
+
+def test_a_class_subset_task_masks_its_absent_classes_and_keeps_its_labels():
+    from models.igpg._generator import conditioning
+    from models.igpg._tasks import classes_only
+    from models.zoo import ImageSource, SourceError
+
+    rng = np.random.default_rng(0)
+    source = ImageSource("toy", rng.uniform(size=(60, 8, 8, 1)), np.repeat(np.arange(6), 10))
+    task = classes_only(source, (4, 1, 2))
+    assert task.name == "toy~only1-2-4" and task.n_classes == 6
+    assert sorted(set(task.source.labels.tolist())) == [1, 2, 4] and len(task.source) == 30
+    protos, mask = class_prototypes(task.source.images, task.source.labels, task.n_classes)
+    assert mask.tolist() == [False, True, True, False, True] + [False] * 5
+    assert np.all(protos[~mask] == 0) and np.all(np.abs(protos[mask]).sum(1) > 0)
+    cond = conditioning("mlp dense-4 dense-6 tanh", task.source.images, task.source.labels, n_classes=task.n_classes)
+    assert np.asarray(cond.class_mask).tolist() == mask.tolist()
+    # Without the declared class count, labels 1, 2, 4 read as a 5-class task: one clear line.
+    with pytest.raises(ValueError, match="the task has 5 classes but .* has 6 outputs; end the description with dense-5"):
+        conditioning("mlp dense-4 dense-6 tanh", task.source.images, task.source.labels)
+    with pytest.raises(ValueError, match="labels run to 5 but the task declares 4 classes"):
+        conditioning("mlp dense-4 dense-4 tanh", source.images, source.labels, n_classes=4)
+    with pytest.raises(SourceError, match="has label 5 but declares 3 classes"):
+        ImageSource("toy", source.images, source.labels, classes=3)
+    with pytest.raises(ValueError, match="at least two distinct classes in 0..5"):
+        classes_only(source, (1, 7))

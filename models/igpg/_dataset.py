@@ -47,18 +47,25 @@ def frozen_features(images: Float[np.ndarray, "n h w c"]) -> Float[np.ndarray, "
 def class_prototypes(
     images: np.ndarray, labels: np.ndarray, n_classes: int, *, per_class: int = IMAGES_PER_CLASS, seed: int = 0
 ) -> tuple[Float[np.ndarray, "c f"], np.ndarray]:
-    """``[MAX_CLASSES, FEATURES]`` mean frozen features of ``per_class`` images of each class, and the class mask."""
+    """``[MAX_CLASSES, FEATURES]`` mean frozen features of ``per_class`` images of each class, and the class mask.
+
+    A class with no images at all (a subset task) is masked out; one with some, but fewer
+    than ``per_class``, is an error."""
     labels = np.asarray(labels)
     if not 1 <= n_classes <= MAX_CLASSES:
         raise ValueError(f"a task has 1..{MAX_CLASSES} classes, got {n_classes}")
     rng = np.random.default_rng(seed)
     protos = np.zeros((MAX_CLASSES, FEATURES))
+    present = np.zeros(MAX_CLASSES, bool)
     for c in range(n_classes):
         members = np.flatnonzero(labels == c)
+        if len(members) == 0:
+            continue
+        present[c] = True
         if len(members) < per_class:
             raise ValueError(f"class {c} has {len(members)} images; the dataset embedding needs {per_class} per class")
         protos[c] = frozen_features(np.asarray(images)[rng.choice(members, per_class, replace=False)]).mean(0)
-    return protos, np.arange(MAX_CLASSES) < n_classes
+    return protos, present
 
 
 class DatasetEncoder(eqx.Module):

@@ -16,10 +16,18 @@ from models.igpg._prior import Conditioning, Prior, generate_tokens
 from models.igpg._tokeniser import Tokeniser
 
 
-def conditioning(architecture: Architecture | str, images: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> Conditioning:
-    """The prefix inputs for a task (its images ``[N, H, W, C]`` and labels) and an architecture."""
+def conditioning(architecture: Architecture | str, images: np.ndarray, labels: np.ndarray, *, n_classes: int | None = None,
+                 seed: int = 0) -> Conditioning:
+    """The prefix inputs for a task (its images ``[N, H, W, C]`` and labels) and an architecture.
+
+    ``n_classes``: the task's label space (default: the largest label + 1); a class with no
+    images (a subset task) is masked out of the dataset embedding.
+    """
     arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
-    n_classes = int(np.max(labels)) + 1
+    top = int(np.max(labels)) + 1
+    n_classes = top if n_classes is None else int(n_classes)
+    if top > n_classes:
+        raise ValueError(f"labels run to {top - 1} but the task declares {n_classes} classes")
     if n_classes != arch.n_outputs:
         raise ValueError(
             f"the task has {n_classes} classes but the architecture {str(arch)!r} has {arch.n_outputs} outputs; "
@@ -58,12 +66,16 @@ class Generator(eqx.Module):
         key: PRNGKeyArray,
         temperature: float = 1.0,
         top_k: int | None = None,
+        n_classes: int | None = None,
     ) -> tuple[symm.WeightSpace, tuple]:
-        """A network for the task, as ``(space, params)``: ``params`` is a point of ``space`` (checked)."""
+        """A network for the task, as ``(space, params)``: ``params`` is a point of ``space`` (checked).
+
+        ``n_classes``: the task's label space, where some classes have no images (default: the
+        largest label + 1)."""
         arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
         space = arch.space(input_width(arch, tuple(np.shape(images)[1:])))
         layout = ChunkLayout(space, self.tokeniser.chunk_size)
-        cond = conditioning(arch, images, labels)
+        cond = conditioning(arch, images, labels, n_classes=n_classes)
         tokens = generate_tokens(
             self.prior, cond, self.tokeniser.num_tokens(layout), key=key, temperature=temperature, top_k=top_k
         )

@@ -153,7 +153,7 @@ def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, ke
     sequences, conds = [], []
     for entry, layout, params in zip(entries, layouts, prepared):
         tokens = np.asarray(tokeniser.encode_batch(layout, params))
-        cond = conditioning(entry.architecture, *entry.task.conditioning_images())
+        cond = conditioning(entry.architecture, *entry.task.conditioning_images(), n_classes=entry.task.n_classes)
         sequences.extend(tokens)
         conds.extend([cond] * len(tokens))
     prior, prior_history = train_prior(sequences, conds, tokeniser.codebook_size, config.prior, key=k_prior,

@@ -1,13 +1,14 @@
 """Tasks ("datasets") for IGPG: label-permuted and class-subset variants of a bundled image source.
 
 Each task is its own labelled ``ImageSource`` with a name that says how it was made
-(``digits``, ``digits~perm3``, ``digits~classes0-4``), plus the split of its images into a
+(``digits``, ``digits~perm3``, ``digits~classes0-4``, ``digits~only0-2-5``), plus the split of its images into a
 training pool and a test set (the same split ``models.zoo`` trains and scores with).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class Task:
 
     @property
     def n_classes(self) -> int:
-        return int(self.source.labels.max()) + 1
+        return self.source.n_classes
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
         return split_train_test(len(self.source), self.test_fraction, self.split_seed)
@@ -63,6 +64,34 @@ def class_subset(source: ImageSource, classes: tuple[int, ...]) -> Task:
     labels = np.array([relabel[int(c)] for c in source.labels[keep]], np.int64)
     name = f"{source.name}~classes{'-'.join(map(str, classes))}"
     return Task(ImageSource(name, source.images[keep], labels))
+
+
+def classes_only(source: ImageSource, classes: tuple[int, ...]) -> Task:
+    """Only the images of ``classes``, labels unchanged: a network keeps one output per class of the source.
+
+    Tasks of this kind share what their labels mean, so a network for one subset partly
+    solves another; a held-out subset asks a generator to combine what it saw.
+    """
+    classes = tuple(sorted({int(c) for c in classes}))
+    n = source.n_classes
+    if len(classes) < 2 or not all(0 <= c < n for c in classes):
+        raise ValueError(f"a class subset needs at least two distinct classes in 0..{n - 1}, got {classes}")
+    keep = np.isin(source.labels, classes)
+    name = f"{source.name}~only{'-'.join(map(str, classes))}"
+    return Task(ImageSource(name, source.images[keep], source.labels[keep], classes=n))
+
+
+def subset_tasks(source: ImageSource, count: int, *, size: int, seed: int = 0) -> list[Task]:
+    """``count`` distinct ``classes_only`` tasks of ``size`` classes each, drawn once from ``seed``."""
+    n = source.n_classes
+    if not 2 <= size <= n or count > math.comb(n, size):
+        raise ValueError(f"cannot draw {count} distinct subsets of {size} of the {n} classes")
+    rng, chosen = np.random.default_rng(seed), []
+    while len(chosen) < count:
+        classes = tuple(sorted(int(c) for c in rng.choice(n, size, replace=False)))
+        if classes not in chosen:
+            chosen.append(classes)
+    return [classes_only(source, c) for c in chosen]
 
 
 def identity_task(source: ImageSource) -> Task:
