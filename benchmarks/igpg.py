@@ -4,16 +4,19 @@
     .venv/bin/python benchmarks/igpg.py --scale small    # the CPU evaluation (target: about an hour on 2 cores)
     .venv/bin/python benchmarks/igpg.py --scale paper    # GPU size
 
-Tasks are label permutations of scikit-learn's digits. Zoos of CNNs and MLPs (models.zoo,
-resumable under --out) are built once; the three seeds vary the generator's training and
-sampling. Tables, mean ± std over seeds: test accuracy after 0, 1 and 5 epochs of
+Tasks are class subsets of scikit-learn's digits that keep the digit labels (``classes_only``):
+each holds 6 of the 10 classes, and the held-out task is a subset never trained on, so a
+generator must combine what it saw of its classes in other tasks. Zoos of CNNs and MLPs
+(models.zoo, resumable under --out) are built once; the three seeds vary the generator's
+training and sampling. Ablations that tokenise the same networks reuse the full model's
+tokeniser of the same seed (same settings, key and data: the checkpoint is read back). Tables, mean ± std over seeds: test accuracy after 0, 1 and 5 epochs of
 fine-tuning from the generated network, a random initialisation, the zoo-mean network and
 the best zoo network of another task, on a held-out task (first training architecture) and
 on held-out architectures (a CNN and an MLP, never in the training set); the memorisation
 check (relative distance to the nearest training network after ``symm.canonicalise``, with
 the noisy-copy and ensemble-average baselines); tokeniser fidelity (accuracy of
-reconstructed zoo networks minus the originals'); the ablations; and training /
-generation times.
+reconstructed zoo networks minus the originals', per architecture); the ablations; and
+training / generation times.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -31,10 +35,10 @@ SCALES = {
     "tiny": dict(train_tasks=2, networks=3, zoo_steps=20, tok_steps=60, prior_steps=30, samples=2, tiny=True,
                  archs=("cnn conv3x3-2 gap dense-10 relu", "mlp dense-4 dense-10 tanh"),
                  held_archs=("cnn conv3x3-3 gap dense-10 relu", "mlp dense-6 dense-10 tanh")),
-    "small": dict(train_tasks=4, networks=24, zoo_steps=300, tok_steps=1500, prior_steps=1500, samples=4, tiny=False,
-                  archs=("cnn conv3x3-8 gap dense-10 relu", "cnn conv3x3-8 conv3x3-8 gap dense-10 relu",
-                         "mlp dense-16 dense-10 tanh"),
-                  held_archs=("cnn conv3x3-12 gap dense-10 relu", "mlp dense-24 dense-10 tanh")),
+    "small": dict(train_tasks=4, networks=24, zoo_steps=300, tok_steps=3000, prior_steps=1000, samples=4, tiny=False,
+                  archs=("mlp dense-12 dense-10 tanh", "cnn conv3x3-8 conv3x3-8 gap dense-10 relu",
+                         "mlp dense-8 dense-10 tanh"),
+                  held_archs=("mlp dense-10 dense-10 tanh", "cnn conv3x3-6 conv3x3-8 gap dense-10 relu")),
     "paper": dict(train_tasks=8, networks=128, zoo_steps=1000, tok_steps=20000, prior_steps=20000, samples=16,
                   tiny=False, archs=("cnn conv3x3-16 gap dense-10 relu", "cnn conv3x3-16 conv3x3-16 gap dense-10 relu",
                                      "cnn conv3x3-8 conv3x3-8 conv3x3-8 gap dense-10 relu", "mlp dense-32 dense-10 tanh"),
@@ -53,7 +57,7 @@ def _configs(scale: dict):
         prior = PriorConfig(d_model=32, heads=2, layers=1, context=32, max_positions=1024,
                             steps=scale["prior_steps"], batch_size=8, lr=3e-3)
     else:
-        tok = TokeniserConfig(chunk_size=32, tokens_per_chunk=8, steps=scale["tok_steps"], lr=2e-3)
+        tok = TokeniserConfig(steps=scale["tok_steps"], lr=2e-3)
         prior = PriorConfig(d_model=128, heads=4, layers=4, context=128, max_positions=8192, steps=scale["prior_steps"])
     full = IgpgConfig(tok, prior, canonicalise=True)
     return {
@@ -62,6 +66,10 @@ def _configs(scale: dict):
         "no architecture embedding": dataclasses.replace(full, prior=dataclasses.replace(prior, use_architecture=False)),
         "no canonicalisation": dataclasses.replace(full, canonicalise=False),
     }
+
+
+def _run_dir(out: Path, variant: str, seed: int) -> Path:
+    return out / "runs" / variant.replace(" ", "_").replace("(", "").replace(")", "") / f"seed-{seed}"
 
 
 def _fmt(values) -> str:
@@ -75,14 +83,14 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
     from models.igpg import Architecture, ChunkLayout
     from models.igpg._evaluate import nearest_distance, noisy_copy, zoo_mean
     from models.igpg._pipeline import accuracy, build_zoo_entries, finetune, prepare_params, train_igpg
-    from models.igpg._tasks import permuted
+    from models.igpg._tasks import subset_tasks
     from models.train._checkpoint import atomic_write_text
     from models.zoo import load_source
 
     scale = SCALES[scale_name]
     out = Path(out) / scale_name
     source = load_source("digits")
-    tasks = [permuted(source, s) for s in range(scale["train_tasks"] + 1)]
+    tasks = subset_tasks(source, scale["train_tasks"] + 1, size=6)
     train_tasks, held_task = tasks[:-1], tasks[-1]
     zoo = lambda task, arch: build_zoo_entries(task, arch, out / "zoos" / f"{task.name}__{arch.replace(' ', '_')}",
                                                n=scale["networks"], steps=(scale["zoo_steps"],) * 2, progress=progress)
@@ -96,6 +104,8 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
              **{f"held-out architecture {arch}": (held_task, arch, held) for arch, held in held_arch_entries.items()}}
     results: dict = {}
     configs = _configs(scale)
+    full_variant = next(iter(configs))
+    full = configs[full_variant]
     unknown = sorted(set(variants or ()) - set(configs))
     if unknown:
         raise ValueError(f"unknown variant {unknown[0]!r}: use some of {', '.join(configs)}")
@@ -105,11 +115,17 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
         for seed in range(seeds):
             # Each (variant, seed) is kept once evaluated, and its fits checkpoint as they go: a
             # stopped benchmark resumes where it was, with the training times of the first run.
-            run_dir = out / "runs" / variant.replace(" ", "_").replace("(", "").replace(")", "") / f"seed-{seed}"
+            run_dir = _run_dir(out, variant, seed)
             done = run_dir / "evaluation.json"
             if done.exists():
                 row = json.loads(done.read_text())
             else:
+                shared = _run_dir(out, full_variant, seed) / "checkpoints" / "tokeniser.eqx"
+                mine = run_dir / "checkpoints" / "tokeniser.eqx"
+                same_tokens = (config.tokeniser, config.canonicalise) == (full.tokeniser, full.canonicalise)
+                if variant != full_variant and same_tokens and shared.exists() and not mine.exists():
+                    mine.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(shared, mine)
                 generator, info = train_igpg(list(entries.values()), config, key=jax.random.key(seed), progress=progress,
                                              checkpoint_dir=run_dir / "checkpoints")
                 row = {"tokeniser_s": [], "prior_s": [], "generate_s": []}
@@ -120,7 +136,7 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
                     images, labels = task.conditioning_images()
                     x, y = task.arrays("test")
                     t = time.perf_counter()
-                    gen = [generator.generate(arch, images, labels, key=k, top_k=16)[1]
+                    gen = [generator.generate(arch, images, labels, key=k, top_k=16, n_classes=task.n_classes)[1]
                            for k in jax.random.split(jax.random.key(100 + seed), scale["samples"])]
                     row["generate_s"].append((time.perf_counter() - t) / scale["samples"])
                     space = ref_entries[0].space
@@ -153,15 +169,16 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
                             row.setdefault("memorisation | ensemble average", []).append(
                                 nearest_distance(space, zoo_mean(train_ref), train_ref))
                 # Tokeniser fidelity: reconstructed zoo networks of every training architecture against the originals.
-                gaps = []
-                for e in [entries[(train_tasks[0].name, arch)] for arch in scale["archs"]]:
+                for arch in scale["archs"]:
+                    e = entries[(train_tasks[0].name, arch)]
                     layout = ChunkLayout(e.space, generator.tokeniser.chunk_size)
                     params = prepare_params(e, config.canonicalise, np.float64 if jax.config.x64_enabled else np.float32)
+                    gaps = []
                     for i in range(min(len(e), 4)):
                         p = jax.tree.map(lambda a: a[i], params)
                         r = generator.tokeniser.reconstruct(layout, p)
                         gaps.append(accuracy(e.space, r, *e.task.arrays("test")) - accuracy(e.space, p, *e.task.arrays("test")))
-                row.setdefault("tokeniser fidelity | accuracy gap", []).append(float(np.mean(gaps)))
+                    row.setdefault(f"tokeniser fidelity | {arch} | accuracy gap", []).append(float(np.mean(gaps)))
                 row = {name: [float(v) for v in values] for name, values in row.items()}
                 atomic_write_text(done, json.dumps(row, indent=1) + "\n")
             for name, values in row.items():

@@ -1,10 +1,11 @@
-"""Train IGPG on a small zoo of CNNs (or MLPs) and generate a network for a held-out task.
+"""Train IGPG on a small zoo of MLPs (or CNNs) and generate a network for a held-out task.
 
     .venv/bin/python examples/igpg.py --out runs/igpg            # small: a few minutes on 2 cores
-    .venv/bin/python examples/igpg.py --arch "mlp dense-32 dense-10 tanh" --out runs/igpg-mlp
+    .venv/bin/python examples/igpg.py --arch "cnn conv3x3-8 conv3x3-8 gap dense-10 relu" --out runs/igpg-cnn
 
-Tasks are label permutations of scikit-learn's digits; the generator is trained on
-``train_tasks`` of them and asked for a network for a permutation it has never seen. The
+Tasks are 6-class subsets of scikit-learn's digits that keep the digit labels; the
+generator is trained on ``train_tasks`` of them and asked for a network for a subset it has
+never seen. The
 figure compares fine-tuning from the generated network, a random initialisation and the
 zoo-mean network, shows how the codebook is used, and how far generated networks are from
 their nearest training network once both are canonicalised (modulo the derived group).
@@ -16,7 +17,7 @@ import argparse
 from pathlib import Path
 
 
-def main(out: str | Path = "runs/igpg", *, arch: str = "cnn conv3x3-8 gap dense-10 relu", train_tasks: int = 3,
+def main(out: str | Path = "runs/igpg", *, arch: str = "mlp dense-12 dense-10 tanh", train_tasks: int = 3,
          networks: int = 16, zoo_steps: int = 300, tokeniser_steps: int = 1000, prior_steps: int = 1000,
          epochs: int = 5, samples: int = 4, tiny: bool = False, seed: int = 0, progress: bool = True) -> dict:
     import jax
@@ -26,12 +27,12 @@ def main(out: str | Path = "runs/igpg", *, arch: str = "cnn conv3x3-8 gap dense-
     from models.igpg._evaluate import nearest_distance, noisy_copy, zoo_mean
     from models.igpg._pipeline import IgpgConfig, accuracy, build_zoo_entries, finetune, prepare_params, train_igpg
     from models.igpg._plots import plot_igpg
-    from models.igpg._tasks import permuted
+    from models.igpg._tasks import subset_tasks
     from models.zoo import load_source
 
     out = Path(out)
     source = load_source("digits")
-    tasks = [permuted(source, s) for s in range(train_tasks + 1)]
+    tasks = subset_tasks(source, train_tasks + 1, size=6)
     held_out, train = tasks[-1], tasks[:-1]
     entries = []
     for task in train:
@@ -46,7 +47,7 @@ def main(out: str | Path = "runs/igpg", *, arch: str = "cnn conv3x3-8 gap dense-
         )
     else:
         config = IgpgConfig(
-            TokeniserConfig(chunk_size=32, tokens_per_chunk=8, steps=tokeniser_steps, lr=2e-3),
+            TokeniserConfig(steps=tokeniser_steps, lr=2e-3),  # one token per weight (see models.igpg._vqvae)
             PriorConfig(d_model=128, heads=4, layers=4, context=128, max_positions=4096, steps=prior_steps),
         )
     generator, info = train_igpg(entries, config, key=jax.random.key(seed), progress=progress,
@@ -57,7 +58,8 @@ def main(out: str | Path = "runs/igpg", *, arch: str = "cnn conv3x3-8 gap dense-
     x_test, y_test = held_out.arrays("test")
     images, labels = held_out.conditioning_images()
     keys = jax.random.split(jax.random.key(seed + 1), samples)
-    generated = [generator.generate(Architecture.parse(arch), images, labels, key=k, temperature=1.0, top_k=16)[1]
+    generated = [generator.generate(Architecture.parse(arch), images, labels, key=k, temperature=1.0, top_k=16,
+                                    n_classes=held_out.n_classes)[1]
                  for k in keys]
     generated = [jax.tree.map(lambda a: a.astype(np.float32), p) for p in generated]
     starts = {"generated": generated[0], "random": space.init(jax.random.key(seed + 2), dtype=np.float32),
@@ -88,7 +90,7 @@ def main(out: str | Path = "runs/igpg", *, arch: str = "cnn conv3x3-8 gap dense-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/igpg")
-    parser.add_argument("--arch", default="cnn conv3x3-8 gap dense-10 relu",
+    parser.add_argument("--arch", default="mlp dense-12 dense-10 tanh",
                         help="architecture of the zoos and of the generated network (cnn ... or mlp ...)")
     parser.add_argument("--networks", type=int, default=16)
     parser.add_argument("--tokeniser-steps", type=int, default=1000)

@@ -15,6 +15,12 @@ def _benchmark():
     return module
 
 
+def _digits():
+    from models.zoo import load_source
+
+    return load_source("digits")
+
+
 def test_igpg_benchmark_tiny_fills_every_row_and_resumes(tmp_path, monkeypatch):
     bench = _benchmark()
     variants = ("IGPG (canonicalised)", "no dataset embedding")  # the others differ only in their config
@@ -30,6 +36,19 @@ def test_igpg_benchmark_tiny_fills_every_row_and_resumes(tmp_path, monkeypatch):
     assert len(full["memorisation | generated"]) == bench.SCALES["tiny"]["samples"]
     saved = sorted(tmp_path.glob("tiny/runs/*/seed-0/evaluation.json"))
     assert len(saved) == 2 and json.loads(saved[0].read_text())
+    # The ablation tokenises the same networks with the same settings and key: it reads the
+    # full model's tokeniser back (same file, same training time) instead of fitting another.
+    tokenisers = [(tmp_path / "tiny" / "runs" / d / "seed-0" / "checkpoints" / "tokeniser.eqx").read_bytes()
+                  for d in ("IGPG_canonicalised", "no_dataset_embedding")]
+    assert tokenisers[0] == tokenisers[1]
+    assert first["no dataset embedding"]["tokeniser_s"] == full["tokeniser_s"]
+    assert first["no dataset embedding"]["prior_s"] != full["prior_s"]
+    # Held-out tasks are class subsets never trained on, with the digit labels kept.
+    from models.igpg._tasks import subset_tasks
+
+    tasks = subset_tasks(_digits(), 3, size=6)
+    assert len({t.name for t in tasks}) == 3 and all(t.n_classes == 10 for t in tasks)
+    assert all(len(set(t.source.labels.tolist())) == 6 for t in tasks)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished (variant, seed) was trained again")
