@@ -66,6 +66,20 @@ def test_a_seed_fixes_the_zoo_bit_for_bit(zoo, digits, tmp_path):
     assert not np.array_equal(other.params[0][0][0], zoo.params[0][0][0])
 
 
+def test_a_shared_init_zoo_starts_every_network_at_one_point_and_trains_each_its_own_way(zoo, digits, tmp_path):
+    config = MlpZooConfig(**{**CONFIG.__dict__, "n": 4, "init_scale": (1.0, 1.0), "shared_init": True})
+    shared = build_mlp_zoo(digits[0], tmp_path / "shared", config, progress=False)
+    start = [np.asarray(w)[:, 0] for w, _ in shared.checkpoints]  # checkpoint 0: the initialisation
+    for w in start:
+        np.testing.assert_array_equal(w, np.broadcast_to(w[:1], w.shape))
+    # Network 0's own initialisation, at scale 1 (the default zoo drew an init_scale for it).
+    np.testing.assert_allclose(start[0][0] * zoo["init_scale"][0], np.asarray(zoo.checkpoints[0][0])[0, 0], rtol=1e-6)
+    assert len({np.asarray(w).tobytes() for w in shared.params[0][0]}) == 4  # trained apart
+    # Negative check: the default zoo starts each network somewhere else.
+    default = np.asarray(zoo.checkpoints[0][0])[:, 0]
+    assert not np.array_equal(default[0], default[1])
+
+
 def test_the_command_resumes_an_interrupted_zoo_to_the_same_networks(zoo, digits, tmp_path, capsys):
     out = tmp_path / "cli"
     argv = ["zoo", "mlp", "--source", str(digits[1]), "--out", str(out), *FLAGS]

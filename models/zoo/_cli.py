@@ -109,6 +109,8 @@ def _trained_zoo_arguments(parser, networks: str) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the hyperparameters and initialisations")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split of the networks")
     parser.add_argument("--shard-size", type=int, default=256, help=f"{networks} trained at once and stored per shard")
+    parser.add_argument("--shared-init", action="store_true",
+                        help=f"start every one of the {networks} from one initialisation (a fixed-seed zoo)")
 
 
 def _user_errors(call):
@@ -153,7 +155,8 @@ def _run_trained(args, build, Config, unit: str, **architecture) -> int:
             n=args.n, activations=tuple(args.activations), lr=args.lr, weight_decay=args.weight_decay,
             init_scale=args.init_scale, dropout=args.dropout, train_fraction=args.train_fraction, steps=args.steps,
             batch_size=args.batch_size, checkpoints=args.checkpoints, test_fraction=args.test_fraction,
-            seed=args.seed, split_seed=args.split_seed, shard_size=args.shard_size, **architecture,
+            seed=args.seed, split_seed=args.split_seed, shard_size=args.shard_size, shared_init=args.shared_init,
+            **architecture,
         )
         zoo = build(load_source(args.source), args.out, config)
         acc = zoo["test_accuracy"]

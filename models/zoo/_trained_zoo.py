@@ -38,7 +38,10 @@ class TrainedZooConfig:
     ``dropout`` and ``train_fraction`` uniform; ``steps`` uniform integers (inclusive);
     the activation uniform over ``activations``. The source's images are split once,
     by ``split_seed``, into a training pool and a ``test_fraction`` test set. Subclasses add
-    the architecture's widths.
+    the architecture's widths. ``shared_init`` starts every network from one initialisation
+    (network 0's, before ``init_scale``), as fixed-seed model zoos do: networks then differ
+    only by their data and hyperparameters, so their weights are comparable coordinate by
+    coordinate; each keeps its own seed for its data order and dropout.
     """
 
     n: int = 1000
@@ -55,6 +58,7 @@ class TrainedZooConfig:
     seed: int = 0
     split_seed: int = 0
     shard_size: int = 256
+    shared_init: bool = False
 
     def __post_init__(self):
         for name in ("activations", "lr", "weight_decay", "init_scale", "dropout", "train_fraction", "steps"):
@@ -173,18 +177,19 @@ def _optimiser(h):
 
 
 @eqx.filter_jit
-def _start(seeds, hyper, n_train, *, shapes, checkpoints):
-    """Every network's initial params, optimiser state, checkpoint buffer and training pool."""
+def _start(seeds, init_seeds, hyper, n_train, *, shapes, checkpoints):
+    """Every network's initial params (drawn from ``init_seeds``), optimiser state, checkpoint buffer and pool."""
 
-    def start_one(seed, h):
-        init_key, perm_key, _ = _keys(seed)
+    def start_one(seed, init_seed, h):
+        init_key = _keys(init_seed)[0]
+        perm_key = _keys(seed)[1]
         params = he_init(init_key, shapes, h["init_scale"])
         # The network sees only the first train_fraction of its own permutation of the pool.
         pool = jax.random.permutation(perm_key, n_train)
         saved = jax.tree.map(lambda p: jnp.broadcast_to(p[None], (checkpoints, *p.shape)), params)
         return params, _optimiser(h).init(params), saved, pool
 
-    return jax.vmap(start_one)(seeds, hyper)
+    return jax.vmap(start_one)(seeds, init_seeds, hyper)
 
 
 @eqx.filter_jit
@@ -231,7 +236,7 @@ def _evaluate(logits, saved, hyper, train_x, train_y, test_x, test_y):
 
 
 def train_networks(logits: Callable, seeds, hyper, train_x, train_y, test_x, test_y, *, shapes, max_steps, batch_size,
-                   checkpoints, group_size: int = 32, on_steps=None, seconds_per_update: float = 2.0):
+                   checkpoints, group_size: int = 32, on_steps=None, seconds_per_update: float = 2.0, init_seeds=None):
     """Train one network per row of ``hyper`` (dict of ``[B]`` arrays) with forward pass ``logits``.
 
     ``logits(params, inputs [N, ...], activation, dropout=, key=)`` is the architecture's
@@ -240,6 +245,7 @@ def train_networks(logits: Callable, seeds, hyper, train_x, train_y, test_x, tes
     ``steps`` so a group stops at its longest member instead of at ``max_steps``: with
     steps drawn uniformly this skips about a third of the work. Steps beyond a network's
     own ``steps`` leave it unchanged; ``hyper["marks"]`` ``[B, K]`` are the checkpoint steps.
+    ``init_seeds`` (default ``seeds``) draw the initialisations.
     Returns final params, checkpoint params ``[B, K, ...]`` and the train and test
     accuracies at every checkpoint ``[B, K]``, in the order of the rows.
 
@@ -249,6 +255,7 @@ def train_networks(logits: Callable, seeds, hyper, train_x, train_y, test_x, tes
     not depend on the chunks.
     """
     n = len(seeds)
+    init_seeds = seeds if init_seeds is None else init_seeds
     size = max(1, min(group_size, n))
     own = np.minimum(np.asarray(hyper["steps"], np.int64), max_steps)
     order = np.argsort(own, kind="stable")
@@ -258,7 +265,7 @@ def train_networks(logits: Callable, seeds, hyper, train_x, train_y, test_x, tes
     total, results = sum(lengths), []
     for group, length in zip(groups, lengths):
         part = {name: value[group] for name, value in hyper.items()}
-        carry = _start(seeds[group], part, train_x.shape[0], shapes=shapes, checkpoints=checkpoints)
+        carry = _start(seeds[group], init_seeds[group], part, train_x.shape[0], shapes=shapes, checkpoints=checkpoints)
         planner, done = ChunkPlanner(seconds_per_update, cap=max(length, 1)), 0
         while done < length:
             k = planner.next(length - done)
@@ -325,6 +332,7 @@ def build_trained_zoo(source: ImageSource, out: str | Path, config: TrainedZooCo
             clock = time.perf_counter()
             rows = np.arange(writer.rows(index).start, writer.rows(index).stop)
             seeds = network_seeds(config.seed, rows)
+            init_seeds = network_seeds(config.seed, np.zeros_like(rows)) if config.shared_init else seeds
             shard_hyper = {name: value[rows] for name, value in hyper.items()}
             marks = checkpoint_steps(shard_hyper["steps"], k)
             batch = {**shard_hyper, "marks": marks.astype(np.int32)}
@@ -332,6 +340,7 @@ def build_trained_zoo(source: ImageSource, out: str | Path, config: TrainedZooCo
                 logits, seeds, {n: jnp.asarray(v) for n, v in batch.items()}, *data, shapes=shapes,
                 max_steps=config.steps[1], batch_size=config.batch_size, checkpoints=k,
                 on_steps=advance_by_steps(bar, len(rows)),  # the bar moves within a shard too
+                init_seeds=init_seeds,
             )
             params, saved, train_acc, test_acc = jax.tree.map(np.asarray, result)
             writer.write(
