@@ -86,7 +86,7 @@ def test_the_command_trains_on_an_mlp_zoo_resumes_and_refuses_other_settings(tmp
     monkeypatch.setattr("models.igpg._prior.PriorConfig", functools.partial(PriorConfig, **PRIOR))
     out = tmp_path / "run"
     argv = ["igpg", "train", "--out", str(out), "--arch", ARCH, "--permutations", "1", "--networks", "2",
-            "--zoo-steps", "5", "--tokeniser-steps", "60", "--prior-steps", "60", "--no-canonicalise"]
+            "--zoo-steps", "5", "--tokeniser-steps", "60", "--prior-steps", "60"]
     assert symm.cli.main(argv) == 0
     assert [p.name for p in (out / "zoos").iterdir()] == ["digits~perm0__mlp_dense-4_dense-10_tanh"]
     assert symm.cli.main(["igpg", "generate", str(out), "--arch", ARCH, "--permutation", "5"]) == 0

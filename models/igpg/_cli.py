@@ -26,7 +26,11 @@ def register(subparsers) -> None:
     train.add_argument("--zoo-steps", type=int, default=300)
     train.add_argument("--tokeniser-steps", type=int, default=1000)
     train.add_argument("--prior-steps", type=int, default=1000)
-    train.add_argument("--no-canonicalise", action="store_true", help="tokenise raw networks (ablation)")
+    train.add_argument("--canonicalise", action="store_true",
+                       help="tokenise symm.canonicalise representatives (the symmetry-aware variant)")
+    train.add_argument("--zoo-init", choices=("shared", "independent"), default="shared",
+                       help="zoo networks start from one initialisation (default: a fixed-seed zoo, which the "
+                       "prior can model) or each from its own")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=_train)
 
@@ -79,18 +83,19 @@ def _train(args) -> int:
             for arch in archs:
                 name = f"{task.name}__{str(arch).replace(' ', '_')}"
                 entries += build_zoo_entries(task, arch, Path(args.out) / "zoos" / name, n=args.networks,
-                                             steps=(args.zoo_steps, args.zoo_steps), seed=args.seed)
+                                             steps=(args.zoo_steps, args.zoo_steps), seed=args.seed,
+                                             shared_init=args.zoo_init == "shared")
     except (ArchitectureError, SourceError, ValueError) as error:
         raise UserError(str(error)) from None
     config = IgpgConfig(TokeniserConfig(steps=args.tokeniser_steps), PriorConfig(steps=args.prior_steps),
-                        canonicalise=not args.no_canonicalise)
+                        canonicalise=args.canonicalise)
     try:
         generator, info = train_igpg(entries, config, key=jax.random.key(args.seed),
                                      checkpoint_dir=Path(args.out) / "checkpoints")
     except CheckpointMismatch as error:
         raise UserError(str(error)) from None
     save_generator(args.out, generator, config.tokeniser, config.prior,
-                   {"canonicalise": config.canonicalise, "tasks": [t.name for t in tasks],
+                   {"canonicalise": config.canonicalise, "zoo_init": args.zoo_init, "tasks": [t.name for t in tasks],
                     "architectures": [str(a) for a in archs]})
     print(f"tokeniser {info['tokeniser_seconds']:.1f} s, prior {info['prior_seconds']:.1f} s; "
           f"codes used {int((info['codebook_usage'] > 0).sum())}/{len(info['codebook_usage'])}; saved to {args.out}")

@@ -83,11 +83,12 @@ def zoo_entries(task: Task, zoo) -> list[ZooEntry]:
 
 
 def build_zoo_entries(task: Task, architecture: Architecture | str, out, *, n: int, steps=(200, 400), seed: int = 0,
-                      progress: bool = True) -> list[ZooEntry]:
+                      shared_init: bool = False, progress: bool = True) -> list[ZooEntry]:
     """Train (or resume) a ``models.zoo`` CNN or MLP zoo of ``architecture`` on ``task`` in ``out``.
 
     Both kinds draw their hyperparameters from the same ranges, so a training set that mixes
-    CNNs and MLPs differs only in the architectures.
+    CNNs and MLPs differs only in the architectures. ``shared_init``: a fixed-seed zoo, every
+    network (of every task, for one ``seed``) starts from the same initialisation at scale 1.
     """
     from models.zoo import CnnZooConfig, MlpZooConfig, build_cnn_zoo, build_mlp_zoo
 
@@ -102,8 +103,9 @@ def build_zoo_entries(task: Task, architecture: Architecture | str, out, *, n: i
         raise ValueError(f"task {task.name!r} has {task.n_classes} classes; end the description with dense-{task.n_classes}")
     ranges = dict(
         n=n, activations=(arch.activation,), steps=tuple(steps), lr=(3e-3, 2e-2), weight_decay=(1e-6, 1e-3),
-        init_scale=(0.5, 1.5), dropout=(0.0, 0.1), train_fraction=(0.5, 1.0), checkpoints=2, seed=seed,
-        shard_size=min(n, 64), test_fraction=task.test_fraction, split_seed=task.split_seed,
+        init_scale=(1.0, 1.0) if shared_init else (0.5, 1.5), dropout=(0.0, 0.1), train_fraction=(0.5, 1.0),
+        checkpoints=2, seed=seed, shard_size=min(n, 64), test_fraction=task.test_fraction, split_seed=task.split_seed,
+        shared_init=shared_init,
     )
     if arch.kind == "cnn":
         zoo = build_cnn_zoo(task.source, out, CnnZooConfig(channels=tuple(c for _, c in arch.convs), **ranges),
@@ -115,9 +117,15 @@ def build_zoo_entries(task: Task, architecture: Architecture | str, out, *, n: i
 
 @dataclasses.dataclass(frozen=True)
 class IgpgConfig:
+    """The tokeniser, the prior, and whether to tokenise ``symm.canonicalise`` representatives.
+
+    ``canonicalise`` (the symmetry-aware variant) is off by default: on fixed-seed zoos the
+    raw weights are already aligned across networks, and sorting neurons breaks that
+    alignment (benchmarks/igpg.py measures both)."""
+
     tokeniser: TokeniserConfig = TokeniserConfig()
     prior: PriorConfig = PriorConfig()
-    canonicalise: bool = True
+    canonicalise: bool = False
 
 
 def prepare_params(entry: ZooEntry, canonicalise: bool, dtype):
