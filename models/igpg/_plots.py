@@ -32,3 +32,33 @@ def plot_igpg(out: str | Path, curves: dict[str, list[float]], usage: np.ndarray
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def plot_benchmark(out: str | Path, row: dict[str, list[float]], cases: list[str], epochs: tuple[int, ...]) -> Path:
+    """The benchmark's full-model figure: accuracy against fine-tuning epoch per case (mean ± std
+    over seeds, one line per start) and the memorisation histogram; ``row`` is its results table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(cases) + 1, figsize=(4.5 * (len(cases) + 1), 4))
+    for ax, case in zip(axes, cases):
+        starts = dict.fromkeys(name.split(" | ")[1] for name in row if name.startswith(f"{case} | "))
+        for start in starts:
+            acc = np.array([row[f"{case} | {start} | epoch {e}"] for e in epochs])
+            ax.errorbar(epochs, acc.mean(1), yerr=acc.std(1), marker="o", capsize=3, label=start)
+        ax.set(xlabel="fine-tuning epoch", ylabel="test accuracy", title=case, ylim=(0, 1))
+        ax.legend(fontsize=8)
+    for name, d in row.items():
+        if name.startswith("memorisation | "):
+            axes[-1].hist(d, bins=20, alpha=0.6, label=name.split(" | ")[1])
+    axes[-1].set(xlabel="distance to nearest training network (canonicalised, relative)", ylabel="networks",
+                 title="memorisation check")
+    axes[-1].legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
