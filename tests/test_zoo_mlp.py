@@ -78,6 +78,12 @@ def test_a_shared_init_zoo_starts_every_network_at_one_point_and_trains_each_its
     # Negative check: the default zoo starts each network somewhere else.
     default = np.asarray(zoo.checkpoints[0][0])[:, 0]
     assert not np.array_equal(default[0], default[1])
+    # The command's --shared-init builds the same zoo.
+    argv = ["zoo", "mlp", "--source", str(digits[1]), "--out", str(tmp_path / "cli"), *FLAGS[:2], "-n", "4",
+            *FLAGS[4:], "--init-scale", "1,1", "--shared-init"]
+    assert symm.cli.main(argv) == 0
+    for name in shared.arrays:
+        np.testing.assert_array_equal(load_zoo(tmp_path / "cli").arrays[name], shared.arrays[name], err_msg=name)
 
 
 def test_the_command_resumes_an_interrupted_zoo_to_the_same_networks(zoo, digits, tmp_path, capsys):
