@@ -130,7 +130,7 @@ def test_training_in_many_chunks_is_bit_identical_to_one_chunk(digits):
                                           digits.labels[64:96]))
     run = lambda steps, seconds, record: train_cnns(
         network_seeds(0, range(2)), hyper, *data, shapes=cnn_shapes(digits.shape[2], config.channels, 10), max_steps=steps,
-        batch_size=8, checkpoints=3, on_steps=record, seconds_per_update=seconds)
+        batch_size=8, checkpoints=3, on_steps=record, seconds_per_update=seconds, group_size=2)  # one group
     chunks_many, chunks_few = [], []
     many = run(6, 1e-12, lambda k, total: chunks_many.append((k, total)))
     few = run(6, 1e12, lambda k, total: chunks_few.append((k, total)))
@@ -168,3 +168,18 @@ def test_groups_by_length_stop_early_and_return_the_rows_in_order(digits):
     # Negative check: the networks differ from one another, so rows returned out of order would fail above.
     first = np.asarray(together[0][0][0])
     assert all(not np.allclose(first[i], first[j], atol=1e-3) for i in range(5) for j in range(i))
+
+
+def test_dropout_drops_whole_channels_of_feature_maps_and_single_features_of_vectors():
+    from models.zoo._trained_zoo import drop
+
+    key = jax.random.key(3)
+    maps = drop(jnp.ones((4, 5, 5, 16)), 0, 0.5, key)
+    per_channel = np.asarray(maps).reshape(4, 25, 16)
+    assert np.all(per_channel == per_channel[:, :1])  # one decision per (image, channel)
+    assert set(np.unique(per_channel).tolist()) == {0.0, 2.0}  # dropped, or kept and rescaled
+    vectors = np.asarray(drop(jnp.ones((64, 16)), 0, 0.5, key))
+    assert set(np.unique(vectors).tolist()) == {0.0, 2.0}
+    # Negative check: a vector's features drop independently, so its rows are not all alike.
+    assert not np.all(vectors == vectors[:, :1])
+    assert drop(jnp.ones((2, 3)), 0, 0.5, None).tolist() == [[1.0] * 3] * 2  # no key: evaluation, no dropout

@@ -88,7 +88,7 @@ def train_cnns(seeds, hyper, train_x, train_y, test_x, test_y, **options):
 
 def cnn_architecture(config: CnnZooConfig, source: ImageSource, n_classes: int) -> dict:
     return {"type": "cnn", "channels": [source.shape[2], *config.channels], "dense": [n_classes], "kernel_size": 3,
-            "activations": list(config.activations)}
+            "activations": list(config.activations), "dropout": "channel"}
 
 
 def build_cnn_zoo(
