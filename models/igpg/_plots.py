@@ -48,7 +48,8 @@ def plot_benchmark(out: str | Path, row: dict[str, list[float]], cases: list[str
         for start in starts:
             acc = np.array([row[f"{case} | {start} | epoch {e}"] for e in epochs])
             ax.errorbar(epochs, acc.mean(1), yerr=acc.std(1), marker="o", capsize=3, label=start)
-        ax.set(xlabel="fine-tuning epoch", ylabel="test accuracy", title=case, ylim=(0, 1))
+        ax.set(xlabel="fine-tuning epoch", ylabel="test accuracy", ylim=(0, 1))
+        ax.set_title(case.replace("architecture ", "architecture\n"), fontsize=10)
         ax.legend(fontsize=8)
     for name, d in row.items():
         if name.startswith("memorisation | "):
