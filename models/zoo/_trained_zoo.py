@@ -241,10 +241,10 @@ def _evaluate(logits, saved, hyper, train_x, train_y, test_x, test_y):
 
 
 def default_group_size() -> int:
-    """Networks per vmapped group: one on CPU, where a vmapped batch of small matmuls ran at half
-    the rate of one network's (16-16-16 CNNs on digits, 2 busy cores: 589 network-steps/s in
-    groups of 1, 366 of 8, 285 of 32); 32 on accelerators, which need the batch to fill."""
-    return 1 if jax.default_backend() == "cpu" else 32
+    """Networks per vmapped group: 4 on CPU, where larger vmapped batches of small matmuls ran
+    slower (16-16-16 CNNs on digits, idle 2 cores, network-steps/s: 581 in groups of 1, 839 of 4,
+    778 of 8, 590 of 16, 518 of 32); 32 on accelerators, which need the batch to fill."""
+    return 4 if jax.default_backend() == "cpu" else 32
 
 
 def train_networks(logits: Callable, seeds, hyper, train_x, train_y, test_x, test_y, *, shapes, max_steps, batch_size,
