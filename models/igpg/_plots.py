@@ -21,11 +21,21 @@ def plot_igpg(out: str | Path, curves: dict[str, list[float]], usage: np.ndarray
     axes[0].legend()
     axes[1].bar(np.arange(len(usage)), usage, width=1.0)
     axes[1].set(xlabel="code", ylabel="count", title=f"codebook usage ({int(np.sum(usage > 0))}/{len(usage)} used)")
+    _memorisation_panel(axes[2], distances)
+    return _save(fig, out)
+
+
+def _memorisation_panel(ax, distances: dict[str, list[float]]) -> None:
     for name, d in distances.items():
-        axes[2].hist(d, bins=20, alpha=0.6, label=name)
-    axes[2].set(xlabel="distance to nearest training network (canonicalised, relative)", ylabel="networks",
-                title="memorisation check")
-    axes[2].legend()
+        ax.hist(d, bins=20, alpha=0.6, label=name)
+    ax.set(xlabel="distance to nearest training network (canonicalised, relative)", ylabel="networks",
+           title="memorisation check")
+    ax.legend(fontsize=8)
+
+
+def _save(fig, out) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -51,15 +61,6 @@ def plot_benchmark(out: str | Path, row: dict[str, list[float]], cases: list[str
         ax.set(xlabel="fine-tuning epoch", ylabel="test accuracy", ylim=(0, 1))
         ax.set_title(case.replace("architecture ", "architecture\n"), fontsize=10)
         ax.legend(fontsize=8)
-    for name, d in row.items():
-        if name.startswith("memorisation | "):
-            axes[-1].hist(d, bins=20, alpha=0.6, label=name.split(" | ")[1])
-    axes[-1].set(xlabel="distance to nearest training network (canonicalised, relative)", ylabel="networks",
-                 title="memorisation check")
-    axes[-1].legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    _memorisation_panel(axes[-1], {name.split(" | ")[1]: d for name, d in row.items()
+                                   if name.startswith("memorisation | ")})
+    return _save(fig, out)
