@@ -55,6 +55,25 @@ def test_weights_are_points_of_the_mlp_weight_space_and_its_forward_pass(zoo, di
     assert [tuple(w.shape) for w, _ in load_zoo(zoo.directory).checkpoints] == [(6, 2, 16, 64), (6, 2, 10, 16)]
 
 
+@pytest.mark.parametrize("activations", [("tanh",), ("tanh", "relu")])
+def test_a_network_trains_with_the_activation_its_record_names(digits, tmp_path, activations):
+    # The stored index is into the zoo's own activation list: ("tanh",) stores 0 for tanh,
+    # which the training must not read as ACTIVATIONS[0] = relu. Negative check: the other
+    # activation gives another accuracy, so the records tell the two apart.
+    config = MlpZooConfig(n=4, hidden=(16,), steps=(150, 150), lr=(1e-2, 1e-2), activations=activations,
+                          shard_size=4, checkpoints=2)
+    zoo = build_mlp_zoo(digits[0], tmp_path / "z", config, progress=False)
+    _, test = split_train_test(len(digits[0]), config.test_fraction, config.split_seed)
+    x = jnp.asarray(np.transpose(digits[0].images[test], (0, 3, 1, 2)))
+    accuracy = lambda p, name: float(np.mean(np.asarray(jnp.argmax(jax.vmap(lambda v: mlp_apply(p, v, name))(x), -1))
+                                             == digits[0].labels[test]))
+    for i, name in enumerate(zoo.activations):
+        params = jax.tree.map(lambda a: a[i], zoo.params)
+        assert abs(accuracy(params, name) - zoo["test_accuracy"][i]) < 1e-6
+        other = {"relu": "tanh", "tanh": "relu"}[name]
+        assert abs(accuracy(params, other) - zoo["test_accuracy"][i]) > 1e-3
+
+
 def test_a_seed_fixes_the_zoo_bit_for_bit(zoo, digits, tmp_path):
     again = build_mlp_zoo(digits[0], tmp_path / "again", CONFIG, progress=False)
     assert set(again.arrays) == set(zoo.arrays)
@@ -84,6 +103,28 @@ def test_a_shared_init_zoo_starts_every_network_at_one_point_and_trains_each_its
     assert symm.cli.main(argv) == 0
     for name in shared.arrays:
         np.testing.assert_array_equal(load_zoo(tmp_path / "cli").arrays[name], shared.arrays[name], err_msg=name)
+
+
+def test_a_shared_init_zoo_keeps_each_networks_own_data(digits, tmp_path):
+    # One initialisation, but every network its own pool and batch order. Negative of the
+    # test above's "trained apart": with every hyperparameter fixed, networks can differ
+    # only through their data, so a zoo that drew its data from the shared seed is caught.
+    fixed = dict(n=3, hidden=(8,), steps=(30, 30), lr=(1e-2, 1e-2), weight_decay=(1e-4, 1e-4), init_scale=(1.0, 1.0),
+                 dropout=(0.0, 0.0), train_fraction=(0.5, 0.5), activations=("tanh",), shard_size=3, checkpoints=2)
+    shared = build_mlp_zoo(digits[0], tmp_path / "z", MlpZooConfig(**fixed, shared_init=True), progress=False)
+    start = np.asarray(shared.checkpoints[0][0])[:, 0]
+    np.testing.assert_array_equal(start, np.broadcast_to(start[:1], start.shape))
+    assert len({np.asarray(w).tobytes() for w in shared.params[0][0]}) == 3
+    # The pools themselves: drawn from each network's seed, not the shared one.
+    from models.zoo._inr_zoo import network_seeds
+    from models.zoo._trained_zoo import _start
+
+    seeds = network_seeds(0, np.arange(3))
+    shapes = ((8, 64), (8,)), ((10, 8), (10,))
+    hyper = {name: jnp.full(3, value, jnp.float32) for name, value in (("init_scale", 1.0), ("lr", 1e-2), ("weight_decay", 1e-4))}
+    params, _, _, pools = _start(seeds, network_seeds(0, np.zeros(3, int)), hyper, 100, shapes=shapes, checkpoints=1)
+    np.testing.assert_array_equal(np.asarray(params[0][0])[0], np.asarray(params[0][0])[2])
+    assert len({np.asarray(p).tobytes() for p in pools}) == 3
 
 
 def test_the_command_resumes_an_interrupted_zoo_to_the_same_networks(zoo, digits, tmp_path, capsys):

@@ -108,6 +108,13 @@ def draw_hyperparameters(config: TrainedZooConfig) -> dict[str, np.ndarray]:
     }
 
 
+def activation_codes(config: TrainedZooConfig, drawn: np.ndarray) -> np.ndarray:
+    """What ``activate`` reads (indices into ``ACTIVATIONS``) for networks whose stored
+    ``activation`` indexes ``config.activations``, as the manifest and ``Zoo.activations`` do.
+    A zoo of ``activations=("tanh",)`` stores 0 for tanh; training must not read that 0 as relu."""
+    return np.array([ACTIVATIONS.index(name) for name in config.activations], np.int8)[np.asarray(drawn, np.int64)]
+
+
 def split_train_test(n_images: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Disjoint index arrays (train pool, test set) of the source images."""
     order = np.random.default_rng(seed).permutation(n_images)
@@ -349,7 +356,8 @@ def build_trained_zoo(source: ImageSource, out: str | Path, config: TrainedZooCo
             init_seeds = network_seeds(config.seed, np.zeros_like(rows)) if config.shared_init else seeds
             shard_hyper = {name: value[rows] for name, value in hyper.items()}
             marks = checkpoint_steps(shard_hyper["steps"], k)
-            batch = {**shard_hyper, "marks": marks.astype(np.int32)}
+            batch = {**shard_hyper, "activation": activation_codes(config, shard_hyper["activation"]),
+                     "marks": marks.astype(np.int32)}
             result = train_networks(
                 logits, seeds, {n: jnp.asarray(v) for n, v in batch.items()}, *data, shapes=shapes,
                 max_steps=config.steps[1], batch_size=config.batch_size, checkpoints=k,
