@@ -161,8 +161,12 @@ def test_groups_by_length_stop_early_and_return_the_rows_in_order(digits):
         max_steps=9, batch_size=8, checkpoints=3, group_size=size,
         on_steps=lambda k, total: totals.__setitem__(size, total))
     together, grouped = run(5), run(2)
-    order = np.sort(steps)
-    assert totals[5] == order[-1] and totals[2] == order[1] + order[3] + order[4]  # each group stops at its longest
+    codes = hyper["activation"]
+    assert len(set(np.asarray(codes).tolist())) == 2  # both activations: groups split by activation first
+    # Each group holds one activation and stops at its longest member.
+    by_code = [np.sort(steps[np.asarray(codes) == c]) for c in (0, 1)]
+    assert totals[5] == sum(s[-1] for s in by_code)
+    assert totals[2] == sum(s[min(i + 1, len(s) - 1)] for s in by_code for i in range(0, len(s), 2))
     for a, b in zip(jax.tree.leaves(together), jax.tree.leaves(grouped)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
     # Negative check: the networks differ from one another, so rows returned out of order would fail above.

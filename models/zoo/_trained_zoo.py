@@ -138,9 +138,10 @@ def he_init(key, shapes, init_scale):
     return tuple(params)
 
 
-def activate(z, activation):
-    """``activation`` is 0 (relu) or 1 (tanh) as data, so networks with either share one vmap."""
-    return jnp.where(activation == 0, jax.nn.relu(z), jnp.tanh(z))
+def activate(z, activation: int):
+    """``activation`` is 0 (relu) or 1 (tanh), a Python int: a vmapped group of networks shares
+    one (``train_networks`` groups them so), and computes only that one."""
+    return jax.nn.relu(z) if activation == 0 else jnp.tanh(z)
 
 
 def drop(h, layer: int, dropout, key):
@@ -205,8 +206,9 @@ def _start(seeds, init_seeds, hyper, n_train, *, shapes, checkpoints):
 
 
 @eqx.filter_jit
-def _steps(logits, carry, seeds, hyper, train_x, train_y, start, n_steps, *, batch_size):
-    """Steps ``start .. start + n_steps`` (traced, so every chunk reuses one program) of every network."""
+def _steps(logits, carry, seeds, hyper, train_x, train_y, start, n_steps, *, batch_size, activation: int):
+    """Steps ``start .. start + n_steps`` (traced, so every chunk reuses one program) of every
+    network of a group that shares ``activation``."""
     n_train = train_x.shape[0]
 
     def steps_one(carry, seed, h):
@@ -215,7 +217,7 @@ def _steps(logits, carry, seeds, hyper, train_x, train_y, start, n_steps, *, bat
         n_seen = jnp.maximum(1, jnp.floor(h["train_fraction"] * n_train).astype(jnp.int32))
 
         def loss(params, idx, key):
-            out = logits(params, train_x[idx], h["activation"], dropout=h["dropout"], key=key)
+            out = logits(params, train_x[idx], activation, dropout=h["dropout"], key=key)
             return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(out, train_y[idx]))
 
         def step(t, carry):
@@ -239,12 +241,12 @@ def _steps(logits, carry, seeds, hyper, train_x, train_y, start, n_steps, *, bat
 
 
 @eqx.filter_jit
-def _evaluate(logits, saved, hyper, train_x, train_y, test_x, test_y):
-    def evaluate_one(saved, h):
-        evaluate = lambda x, y: jax.lax.map(lambda p: _accuracy(logits, p, x, y, h["activation"]), saved)
+def _evaluate(logits, saved, train_x, train_y, test_x, test_y, activation: int):
+    def evaluate_one(saved):
+        evaluate = lambda x, y: jax.lax.map(lambda p: _accuracy(logits, p, x, y, activation), saved)
         return evaluate(train_x, train_y), evaluate(test_x, test_y)
 
-    return jax.vmap(evaluate_one)(saved, hyper)
+    return jax.vmap(evaluate_one)(saved)
 
 
 def default_group_size() -> int:
@@ -262,10 +264,11 @@ def train_networks(logits: Callable, seeds, hyper, train_x, train_y, test_x, tes
     ``logits(params, inputs [N, ...], activation, dropout=, key=)`` is the architecture's
     forward pass on a batch of its inputs; ``shapes`` its ``(W, b)`` shapes.
     The networks train ``group_size`` (default: ``default_group_size()``) at a time under one
-    vmap, grouped by their own ``steps`` so a group stops at its longest member instead of at
-    ``max_steps`` (in groups larger than one, with steps drawn uniformly, this skips about a
-    third of the work). Steps beyond a network's
-    own ``steps`` leave it unchanged; ``hyper["marks"]`` ``[B, K]`` are the checkpoint steps.
+    vmap, grouped by activation (a group computes only its own) and then by their own ``steps``,
+    so a group stops at its longest member instead of at ``max_steps`` (in groups larger than
+    one, with steps drawn uniformly, this skips about a third of the work). Steps beyond a network's
+    own ``steps`` leave it unchanged; ``hyper["marks"]`` ``[B, K]`` are the checkpoint steps and
+    ``hyper["activation"]`` indices into ``ACTIVATIONS`` (``activation_codes``).
     ``init_seeds`` (default ``seeds``) draw the initialisations.
     Returns final params, checkpoint params ``[B, K, ...]`` and the train and test
     accuracies at every checkpoint ``[B, K]``, in the order of the rows.
@@ -279,13 +282,18 @@ def train_networks(logits: Callable, seeds, hyper, train_x, train_y, test_x, tes
     init_seeds = seeds if init_seeds is None else init_seeds
     size = max(1, min(default_group_size() if group_size is None else group_size, n))
     own = np.minimum(np.asarray(hyper["steps"], np.int64), max_steps)
-    order = np.argsort(own, kind="stable")
-    order = np.concatenate([order, np.full(-n % size, order[-1])])  # the last group is padded with its longest
-    groups = order.reshape(-1, size)
+    codes = np.asarray(hyper["activation"], np.int64)
+    groups = []
+    for code in np.unique(codes):
+        order = np.flatnonzero(codes == code)
+        order = order[np.argsort(own[order], kind="stable")]
+        order = np.concatenate([order, np.full(-len(order) % size, order[-1])])  # padded with its longest
+        groups.extend(order.reshape(-1, size))
     lengths = [int(own[group].max()) for group in groups]
     total, results = sum(lengths), []
     for group, length in zip(groups, lengths):
         part = {name: value[group] for name, value in hyper.items()}
+        activation = int(codes[group[0]])
         carry = _start(seeds[group], init_seeds[group], part, train_x.shape[0], shapes=shapes, checkpoints=checkpoints)
         planner, done = ChunkPlanner(seconds_per_update, cap=max(length, 1)), 0
         while done < length:
@@ -293,14 +301,14 @@ def train_networks(logits: Callable, seeds, hyper, train_x, train_y, test_x, tes
             clock = time.perf_counter()
             carry = jax.block_until_ready(_steps(logits, carry, seeds[group], part, train_x, train_y,
                                                  jnp.asarray(done, jnp.int32), jnp.asarray(k, jnp.int32),
-                                                 batch_size=batch_size))
+                                                 batch_size=batch_size, activation=activation))
             planner.record(k, time.perf_counter() - clock)
             done += k
             if on_steps is not None:
                 on_steps(k, total)
         params, _, saved, _ = carry
-        results.append((params, saved, *_evaluate(logits, saved, part, train_x, train_y, test_x, test_y)))
-    rows = np.argsort(order[:n], kind="stable")  # position of each row among the trained networks
+        results.append((params, saved, *_evaluate(logits, saved, train_x, train_y, test_x, test_y, activation)))
+    _, rows = np.unique(np.concatenate(groups), return_index=True)  # each row's first place among the trained
     return jax.tree.map(lambda *parts: jnp.concatenate(parts)[rows], *results)
 
 
