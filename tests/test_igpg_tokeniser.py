@@ -158,3 +158,34 @@ def test_the_reconstruction_gradient_reaches_the_encoder_at_the_coldest_temperat
     # Through the softmax alone (no straight-through path) the encoder's gradient vanishes there.
     soft = lambda m: jnp.sum((m.decoder(jnp.ravel(jax.nn.softmax(m.logits(m.encode(chunk)) / 1e-3, -1) @ m.codebook)) - chunk) ** 2)
     assert float(jnp.max(jnp.abs(eqx.filter_grad(soft)(model).encoder.layers[0].weight))) < 1e-6
+
+
+@settings(deadline=None, max_examples=10)
+@given(hnp.arrays(np.float64, 6, elements=st.floats(-3, 3)), st.integers(0, 5), st.floats(0.5, 2.0))
+def test_a_per_weight_tokeniser_keeps_each_token_to_its_own_weight(chunk, index, shift):
+    """Moving one weight can change only its own token, and one token only its own weight."""
+    from models.igpg import VQVAE
+
+    model = VQVAE(6, tokens_per_chunk=6, codebook_size=16, code_dim=1, hidden=8, per_weight=True,
+                  dtype=jnp.float64, key=jax.random.key(3))
+    chunk = jnp.asarray(chunk)
+    moved = chunk.at[index].add(shift)
+    tokens, moved_tokens = model.tokens(chunk), model.tokens(moved)
+    others = np.arange(6) != index
+    np.testing.assert_array_equal(np.asarray(tokens)[others], np.asarray(moved_tokens)[others])
+    changed = tokens.at[index].set((tokens[index] + 1) % 16)
+    diff = np.asarray(model.decode_tokens(changed) - model.decode_tokens(tokens))
+    assert np.all(diff[others] == 0) and diff[index] != 0
+    # A chunk-wide tokeniser of the same sizes mixes the chunk: one moved weight moves every decoded value.
+    wide = VQVAE(6, tokens_per_chunk=6, codebook_size=16, code_dim=1, hidden=8, dtype=jnp.float64, key=jax.random.key(3))
+    wide_diff = np.asarray(wide.decode_tokens(changed) - wide.decode_tokens(tokens))
+    assert np.all(wide_diff[others] != 0)
+
+
+def test_a_per_weight_tokeniser_needs_one_token_per_weight():
+    from models.igpg import VQVAE
+
+    for build in (lambda: VQVAE(8, tokens_per_chunk=4, per_weight=True, key=jax.random.key(0)),
+                  lambda: TokeniserConfig(chunk_size=8, tokens_per_chunk=4, per_weight=True)):
+        with pytest.raises(ValueError, match="tokens_per_chunk must equal chunk_size 8, got 4"):
+            build()

@@ -20,7 +20,8 @@ from models.igpg._vqvae import VQVAE, TokeniserConfig
 def _skeleton(tok: TokeniserConfig, prior: PriorConfig, dtype) -> Generator:
     key = jax.random.key(0)
     vq = VQVAE(tok.chunk_size, tokens_per_chunk=tok.tokens_per_chunk, codebook_size=tok.codebook_size,
-               code_dim=tok.code_dim, hidden=tok.hidden, depth=tok.depth, dtype=dtype, key=key)
+               code_dim=tok.code_dim, hidden=tok.hidden, depth=tok.depth, per_weight=tok.per_weight, dtype=dtype,
+               key=key)
     return Generator(Tokeniser(vq), Prior(tok.codebook_size, prior, dtype=dtype, key=key))
 
 

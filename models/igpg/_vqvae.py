@@ -31,7 +31,13 @@ from models.igpg._fit import fit_scanned
 
 
 class VQVAE(eqx.Module):
-    """Encoder MLP ``K → l·d``, a codebook ``[V, d]``, decoder MLP ``l·d → K``."""
+    """Encoder MLP ``K → l·d``, a codebook ``[V, d]``, decoder MLP ``l·d → K``.
+
+    ``per_weight``: one token per weight (``l == K``) through a scalar encoder ``1 → d`` and
+    decoder ``d → 1`` shared by every weight, so a token stands for a value, not for a
+    pattern of the whole chunk: a sampled token near the likely one decodes to a nearby
+    weight, where a chunk-wide decoder turns one unlikely token into sixteen wrong weights.
+    """
 
     encoder: eqx.nn.MLP
     decoder: eqx.nn.MLP
@@ -40,6 +46,7 @@ class VQVAE(eqx.Module):
     chunk_size: int = eqx.field(static=True)
     tokens_per_chunk: int = eqx.field(static=True)
     code_dim: int = eqx.field(static=True)
+    per_weight: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -50,6 +57,7 @@ class VQVAE(eqx.Module):
         code_dim: int = 16,
         hidden: int = 128,
         depth: int = 2,
+        per_weight: bool = False,
         dtype=None,
         key: PRNGKeyArray,
     ):
@@ -57,10 +65,13 @@ class VQVAE(eqx.Module):
                             ("codebook_size", codebook_size), ("code_dim", code_dim)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value}")
+        if per_weight and tokens_per_chunk != chunk_size:
+            raise ValueError(f"a per-weight tokeniser has one token per weight: tokens_per_chunk must equal "
+                             f"chunk_size {chunk_size}, got {tokens_per_chunk}")
         k_enc, k_dec, k_code = jax.random.split(key, 3)
-        latent = tokens_per_chunk * code_dim
-        self.encoder = eqx.nn.MLP(chunk_size, latent, hidden, depth, jax.nn.gelu, key=k_enc, dtype=dtype)
-        self.decoder = eqx.nn.MLP(latent, chunk_size, hidden, depth, jax.nn.gelu, key=k_dec, dtype=dtype)
+        width, latent = (1, code_dim) if per_weight else (chunk_size, tokens_per_chunk * code_dim)
+        self.encoder = eqx.nn.MLP(width, latent, hidden, depth, jax.nn.gelu, key=k_enc, dtype=dtype)
+        self.decoder = eqx.nn.MLP(latent, width, hidden, depth, jax.nn.gelu, key=k_dec, dtype=dtype)
         self.codebook = jax.random.normal(k_code, (codebook_size, code_dim), dtype)
         # Learned inverse scale of the distance logits: against the O(1) Gumbel noise it sets
         # how far the mixture reaches while the temperature is still near 1.
@@ -68,13 +79,22 @@ class VQVAE(eqx.Module):
         self.chunk_size = int(chunk_size)
         self.tokens_per_chunk = int(tokens_per_chunk)
         self.code_dim = int(code_dim)
+        self.per_weight = bool(per_weight)
 
     @property
     def codebook_size(self) -> int:
         return int(self.codebook.shape[0])
 
     def encode(self, chunk: Float[Array, " k"]) -> Float[Array, "l d"]:
-        return self.encoder(chunk.astype(self.codebook.dtype)).reshape(self.tokens_per_chunk, self.code_dim)
+        chunk = chunk.astype(self.codebook.dtype)
+        if self.per_weight:
+            return jax.vmap(self.encoder)(chunk[:, None])
+        return self.encoder(chunk).reshape(self.tokens_per_chunk, self.code_dim)
+
+    def decode_codes(self, codes: Float[Array, "l d"]) -> Float[Array, " k"]:
+        if self.per_weight:
+            return jax.vmap(self.decoder)(codes)[:, 0]
+        return self.decoder(jnp.ravel(codes))
 
     def logits(self, z_e: Float[Array, "l d"]) -> Float[Array, "l v"]:
         return -jnp.exp(self.log_sharpness) * jnp.sum((z_e[:, None, :] - self.codebook[None]) ** 2, axis=-1)
@@ -84,7 +104,7 @@ class VQVAE(eqx.Module):
         return jnp.argmax(self.logits(self.encode(chunk)), axis=-1).astype(jnp.int32)
 
     def decode_tokens(self, tokens: Int[Array, " l"]) -> Float[Array, " k"]:
-        return self.decoder(jnp.ravel(self.codebook[tokens]))
+        return self.decode_codes(self.codebook[tokens])
 
     def __call__(self, chunk: Float[Array, " k"], *, temperature: float | Array, key: PRNGKeyArray):
         """Soft Gumbel-softmax pass: ``(reconstruction, z_e, q)``."""
@@ -92,7 +112,7 @@ class VQVAE(eqx.Module):
         gumbel = jax.random.gumbel(key, (self.tokens_per_chunk, self.codebook_size), z_e.dtype)
         weights = jax.nn.softmax(self.logits(z_e) / temperature + gumbel, axis=-1)
         q = weights @ self.codebook
-        return self.decoder(jnp.ravel(z_e + jax.lax.stop_gradient(q - z_e))), z_e, q
+        return self.decode_codes(z_e + jax.lax.stop_gradient(q - z_e)), z_e, q
 
 
 def vq_loss(model: VQVAE, chunks, masks, temperature, key, beta: float = 0.25):
@@ -122,6 +142,7 @@ class TokeniserConfig:
     code_dim: int = 1
     hidden: int = 256
     depth: int = 2
+    per_weight: bool = False
     steps: int = 2000
     batch_size: int = 256
     lr: float = 1e-3
@@ -132,6 +153,9 @@ class TokeniserConfig:
         object.__setattr__(self, "temperature", tuple(float(t) for t in self.temperature))
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
+        if self.per_weight and self.tokens_per_chunk != self.chunk_size:
+            raise ValueError(f"a per-weight tokeniser has one token per weight: tokens_per_chunk must equal "
+                             f"chunk_size {self.chunk_size}, got {self.tokens_per_chunk}")
         if not 0 < self.temperature[1] <= self.temperature[0]:
             raise ValueError(f"temperature must anneal downwards from start > 0, got {self.temperature}")
 
@@ -163,7 +187,8 @@ def train_vqvae(
     init_key, key = jax.random.split(key)
     model = VQVAE(
         config.chunk_size, tokens_per_chunk=config.tokens_per_chunk, codebook_size=config.codebook_size,
-        code_dim=config.code_dim, hidden=config.hidden, depth=config.depth, dtype=dtype, key=init_key,
+        code_dim=config.code_dim, hidden=config.hidden, depth=config.depth, per_weight=config.per_weight, dtype=dtype,
+        key=init_key,
     )
     dtype = model.codebook.dtype
     t_start, t_end = config.temperature
