@@ -83,6 +83,18 @@ def _run_dir(out: Path, variant: str, seed: int) -> Path:
     return out / "runs" / variant.replace(" ", "_").replace("(", "").replace(")", "") / f"seed-{seed}"
 
 
+def _conditioning_nll(generator, task_entries, config) -> np.ndarray:
+    """``[i, j]``: the prior's NLL per token of task ``i``'s networks under task ``j``'s conditioning."""
+    from models.igpg import ChunkLayout, conditioning, sequence_nll
+    from models.igpg._pipeline import prepare_params
+
+    dtype = np.float64 if jax.config.x64_enabled else np.float32
+    tokens = [generator.tokeniser.encode_batch(ChunkLayout(e.space, generator.tokeniser.chunk_size),
+                                               prepare_params(e, config.canonicalise, dtype)) for e in task_entries]
+    conds = [conditioning(e.architecture, *e.task.conditioning_images(), n_classes=e.task.n_classes) for e in task_entries]
+    return np.array([[sequence_nll(generator.prior, t, c) for c in conds] for t in tokens])
+
+
 def _fmt(values) -> str:
     values = np.asarray(values, float)
     return f"{values.mean():.3f} ± {values.std():.3f}"
@@ -146,6 +158,12 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
                 row["tokeniser_s"].append(info["tokeniser_seconds"])
                 row["prior_s"].append(info["prior_seconds"])
                 row.setdefault("codes_used", []).append(int((info["codebook_usage"] > 0).sum()))
+                # Does the prior read the dataset prefix? Networks of a few training tasks, under their
+                # own task's conditioning and under each other one's (equal: the prefix is ignored).
+                nll = _conditioning_nll(generator, [entries[(tk.name, arch0)] for tk in train_tasks[:4]], config)
+                row.setdefault("prior NLL | own task's conditioning", []).append(float(np.mean(np.diag(nll))))
+                row.setdefault("prior NLL | another task's conditioning", []).append(
+                    float(np.mean(nll[~np.eye(len(nll), dtype=bool)])))
                 for case, (task, arch, ref_entries) in cases.items():
                     images, labels = task.conditioning_images()
                     x, y = task.arrays("test")

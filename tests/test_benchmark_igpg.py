@@ -33,6 +33,12 @@ def test_igpg_benchmark_tiny_fills_every_row_and_resumes(tmp_path, monkeypatch):
             for epoch in bench.EPOCHS:
                 assert all(0.0 <= v <= 1.0 for v in full[f"{case} | {start} | epoch {epoch}"])
     assert full["tokeniser_s"][0] > 0 and full["prior_s"][0] > 0
+    # The conditioning check: a prior without the dataset prefix scores every task's networks
+    # alike under any task's conditioning, to rounding.
+    ablated = first["no dataset embedding"]
+    own, other = ablated["prior NLL | own task's conditioning"], ablated["prior NLL | another task's conditioning"]
+    assert own[0] > 0 and abs(own[0] - other[0]) < 1e-9 * own[0]
+    assert full["prior NLL | own task's conditioning"][0] > 0
     assert len(full["memorisation | generated"]) == bench.SCALES["tiny"]["samples"]
     assert (tmp_path / "tiny" / "igpg.png").stat().st_size > 10_000  # curves and memorisation histogram
     saved = sorted(tmp_path.glob("tiny/runs/*/seed-0/evaluation.json"))

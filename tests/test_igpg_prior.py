@@ -16,6 +16,7 @@ from models.igpg import (
     generate_tokens,
     parse_architecture,
     sample_logits,
+    sequence_nll,
     train_prior,
 )
 
@@ -108,6 +109,10 @@ def test_prior_learns_token_sequences_that_depend_on_the_task():
     for seq, cond in zip(seqs, conds):
         out = generate_tokens(prior, cond, 12, key=jax.random.key(0), temperature=0.0, overlap=4)
         np.testing.assert_array_equal(np.asarray(out), seq)
+    # It reads the prefix: each task's sequence is likelier under its own conditioning.
+    own = [sequence_nll(prior, np.asarray(seq)[None], cond) for seq, cond in zip(seqs, conds)]
+    other = [sequence_nll(prior, np.asarray(seq)[None], cond) for seq, cond in zip(seqs, conds[::-1])]
+    assert max(own) + 0.5 < min(other), (own, other)
 
 
 def test_architecture_descriptions_parse_and_round_trip():
@@ -177,3 +182,18 @@ def test_a_class_subset_task_masks_its_absent_classes_and_keeps_its_labels():
         ImageSource("toy", source.images, source.labels, classes=3)
     with pytest.raises(ValueError, match="at least two distinct classes in 0..5"):
         classes_only(source, (1, 7))
+
+
+def test_sequence_nll_is_the_mean_cross_entropy_of_every_token_from_its_absolute_position(prior):
+    """Windows at 0, C, 2C, ... from their absolute starts; the last, partial one counts only its tokens."""
+    import optax
+
+    cond = _cond(0)
+    tokens = np.random.default_rng(0).integers(0, V, (2, 19)).astype(np.int32)
+    expected = []
+    for row in tokens:
+        for start in range(0, 19, TINY.context):
+            window = row[start : start + TINY.context]
+            logits = _run(prior, jnp.asarray(window), jnp.int32(start), cond)[:-1]
+            expected.extend(np.asarray(optax.softmax_cross_entropy_with_integer_labels(logits, jnp.asarray(window))))
+    assert sequence_nll(prior, tokens, cond) == pytest.approx(float(np.mean(expected)), rel=1e-6)

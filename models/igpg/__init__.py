@@ -10,7 +10,7 @@ from models.igpg._architecture import Architecture, ArchitectureEncoder, Archite
 from models.igpg._dataset import DatasetEncoder, class_prototypes, frozen_features
 from models.igpg._generator import Generator, conditioning, input_width
 from models.igpg._layout import ChunkLayout
-from models.igpg._prior import Conditioning, Prior, PriorConfig, generate_tokens, sample_logits, window_loss
+from models.igpg._prior import Conditioning, Prior, PriorConfig, generate_tokens, sample_logits, sequence_nll, window_loss
 from models.igpg._tokeniser import Tokeniser, normalised_chunks, params_from_normalised
 from models.igpg._train_prior import stack_conditioning, train_prior
 from models.igpg._vqvae import VQVAE, TokeniserConfig, temperature_at, train_vqvae, vq_loss
@@ -37,6 +37,7 @@ __all__ = [
     "params_from_normalised",
     "parse_architecture",
     "sample_logits",
+    "sequence_nll",
     "stack_conditioning",
     "temperature_at",
     "train_prior",

@@ -146,6 +146,29 @@ def window_loss(prior: Prior, tokens, starts, lengths, cond: Conditioning):
     return jnp.sum(ce * live) / jnp.maximum(jnp.sum(live), 1.0)
 
 
+def sequence_nll(prior: Prior, tokens: Int[Array, "b n"], cond: Conditioning) -> float:
+    """Mean negative log-likelihood per token (nats) of whole networks ``tokens`` under ``cond``.
+
+    The networks are read in consecutive windows of the context, each from its absolute
+    start. Comparing a network's NLL under its own task's conditioning with that under
+    another task's measures how much the prior reads the prefix (zero gain: it ignores it).
+    """
+    import optax
+
+    tokens = jnp.asarray(tokens, jnp.int32)
+    batch, n = tokens.shape
+    context = prior.context
+    width = -(-n // context) * context
+    padded = jnp.zeros((batch, width), jnp.int32).at[:, :n].set(tokens)
+    run = eqx.filter_jit(jax.vmap(lambda window, start, c: prior(window, start, c)[:-1], in_axes=(0, None, None)))
+    total = 0.0
+    for start in range(0, width, context):
+        window = padded[:, start : start + context]
+        ce = optax.softmax_cross_entropy_with_integer_labels(run(window, jnp.int32(start), cond), window)
+        total += float(jnp.sum(ce[:, : max(0, min(context, n - start))]))
+    return total / (batch * n)
+
+
 def sample_logits(logits: Float[Array, " v"], key: PRNGKeyArray, *, temperature: float, top_k: int | None):
     """One token from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest (temperature 0: argmax)."""
     if temperature == 0:
