@@ -197,3 +197,22 @@ def test_sequence_nll_is_the_mean_cross_entropy_of_every_token_from_its_absolute
             logits = _run(prior, jnp.asarray(window), jnp.int32(start), cond)[:-1]
             expected.extend(np.asarray(optax.softmax_cross_entropy_with_integer_labels(logits, jnp.asarray(window))))
     assert sequence_nll(prior, tokens, cond) == pytest.approx(float(np.mean(expected)), rel=1e-6)
+
+
+def test_the_dataset_embedding_at_every_position_enters_each_token_input_and_ablates():
+    """With ``dataset_at_every_position`` a one-layer prior sees the task at every token's own input."""
+    import dataclasses
+
+    config = dataclasses.replace(TINY, layers=0, dataset_at_every_position=True)
+    tokens = jnp.arange(6, dtype=jnp.int32)
+    # No blocks: each output reads only its own input, so the task reaches a token's logits only
+    # through that token's input.
+    prior = Prior(V, config, key=jax.random.key(0))
+    prefix_only = Prior(V, dataclasses.replace(config, dataset_at_every_position=False), key=jax.random.key(0))
+    for model, expect_change in ((prior, True), (prefix_only, False)):
+        a = np.asarray(_run(model, tokens, jnp.int32(0), _cond(0)))[1:]
+        b = np.asarray(_run(model, tokens, jnp.int32(0), _cond(1)))[1:]
+        assert np.all(np.any(np.abs(a - b) > 1e-6, axis=-1)) if expect_change else np.array_equal(a, b)
+    blind = Prior(V, dataclasses.replace(config, use_dataset=False), key=jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(_run(blind, tokens, jnp.int32(0), _cond(0))),
+                                  np.asarray(_run(blind, tokens, jnp.int32(0), _cond(1))))

@@ -44,6 +44,7 @@ class PriorConfig:
     max_positions: int = 16384
     use_dataset: bool = True
     use_architecture: bool = True
+    dataset_at_every_position: bool = False
     steps: int = 3000
     batch_size: int = 32
     lr: float = 3e-4
@@ -91,6 +92,7 @@ class Prior(eqx.Module):
     context: int = eqx.field(static=True)
     use_dataset: bool = eqx.field(static=True)
     use_architecture: bool = eqx.field(static=True)
+    dataset_at_every_position: bool = eqx.field(static=True)
 
     def __init__(self, codebook_size: int, config: PriorConfig, *, dtype=None, key: PRNGKeyArray):
         keys = jax.random.split(key, 6 + config.layers)
@@ -106,17 +108,23 @@ class Prior(eqx.Module):
         self.context = config.context
         self.use_dataset = config.use_dataset
         self.use_architecture = config.use_architecture
+        self.dataset_at_every_position = config.dataset_at_every_position
 
     @property
     def codebook_size(self) -> int:
         return self.head.out_features
 
-    def prefix(self, cond: Conditioning) -> Float[Array, "2 d"]:
+    def embeddings(self, cond: Conditioning) -> tuple[Float[Array, " d"], Float[Array, " d"]]:
+        """The dataset and architecture embeddings (zeros where ablated)."""
         d_emb = self.dataset_encoder(cond.prototypes, cond.class_mask)
         a_emb = self.architecture_encoder(cond.arch_features, cond.arch_mask)
         # An ablated prefix is a constant: the position stays, the information goes.
         d_emb = d_emb if self.use_dataset else jnp.zeros_like(d_emb)
         a_emb = a_emb if self.use_architecture else jnp.zeros_like(a_emb)
+        return d_emb, a_emb
+
+    def prefix(self, cond: Conditioning) -> Float[Array, "2 d"]:
+        d_emb, a_emb = self.embeddings(cond)
         return jnp.stack([self.dataset_prefix + d_emb, a_emb])
 
     def __call__(self, tokens: Int[Array, " t"], start: Int[Array, ""], cond: Conditioning) -> Float[Array, "t1 v"]:
@@ -125,10 +133,12 @@ class Prior(eqx.Module):
         if n > self.context:
             raise ValueError(f"a window holds at most {self.context} tokens (the context), got {n}")
         pos = jax.lax.dynamic_slice_in_dim(self.position, start, n + 1)
-        prefix = self.prefix(cond)
-        x = jnp.concatenate(
-            [prefix[:1], prefix[1:] + pos[:1], jax.vmap(self.token_embedding)(tokens) + pos[1:]], axis=0
-        )
+        d_emb, a_emb = self.embeddings(cond)
+        x_tokens = jax.vmap(self.token_embedding)(tokens) + pos[1:]
+        if self.dataset_at_every_position:
+            # The task is then an input of every position, not only a prefix to attend to.
+            x_tokens = x_tokens + d_emb
+        x = jnp.concatenate([(self.dataset_prefix + d_emb)[None], (a_emb + pos[0])[None], x_tokens], axis=0)
         mask = jnp.tril(jnp.ones((n + 2, n + 2), bool))
         for block in self.blocks:
             x = block(x, mask)
