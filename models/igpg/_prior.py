@@ -170,13 +170,18 @@ def sequence_nll(prior: Prior, tokens: Int[Array, "b n"], cond: Conditioning) ->
     context = prior.context
     width = -(-n // context) * context
     padded = jnp.zeros((batch, width), jnp.int32).at[:, :n].set(tokens)
-    run = eqx.filter_jit(jax.vmap(lambda window, start, c: prior(window, start, c)[:-1], in_axes=(0, None, None)))
     total = 0.0
     for start in range(0, width, context):
         window = padded[:, start : start + context]
-        ce = optax.softmax_cross_entropy_with_integer_labels(run(window, jnp.int32(start), cond), window)
+        ce = optax.softmax_cross_entropy_with_integer_labels(_window_logits(prior, window, jnp.int32(start), cond), window)
         total += float(jnp.sum(ce[:, : max(0, min(context, n - start))]))
     return total / (batch * n)
+
+
+@eqx.filter_jit
+def _window_logits(prior: Prior, windows, start, cond: Conditioning):
+    """Logits of each token of a batch of windows that all start at ``start`` (the last row dropped)."""
+    return jax.vmap(lambda window: prior(window, start, cond)[:-1])(windows)
 
 
 def sample_logits(logits: Float[Array, " v"], key: PRNGKeyArray, *, temperature: float, top_k: int | None):
