@@ -123,10 +123,6 @@ class Prior(eqx.Module):
         a_emb = a_emb if self.use_architecture else jnp.zeros_like(a_emb)
         return d_emb, a_emb
 
-    def prefix(self, cond: Conditioning) -> Float[Array, "2 d"]:
-        d_emb, a_emb = self.embeddings(cond)
-        return jnp.stack([self.dataset_prefix + d_emb, a_emb])
-
     def __call__(self, tokens: Int[Array, " t"], start: Int[Array, ""], cond: Conditioning) -> Float[Array, "t1 v"]:
         """Logits ``[T+1, V]``: row ``i`` is the distribution of token ``start + i`` given ``tokens[:i]``."""
         n = tokens.shape[0]

@@ -30,6 +30,12 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from models.igpg._fit import fit_scanned
 
 
+def _check_per_weight(per_weight: bool, chunk_size: int, tokens_per_chunk: int) -> None:
+    if per_weight and tokens_per_chunk != chunk_size:
+        raise ValueError(f"a per-weight tokeniser has one token per weight: tokens_per_chunk must equal "
+                         f"chunk_size {chunk_size}, got {tokens_per_chunk}")
+
+
 class VQVAE(eqx.Module):
     """Encoder MLP ``K → l·d``, a codebook ``[V, d]``, decoder MLP ``l·d → K``.
 
@@ -65,9 +71,7 @@ class VQVAE(eqx.Module):
                             ("codebook_size", codebook_size), ("code_dim", code_dim)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value}")
-        if per_weight and tokens_per_chunk != chunk_size:
-            raise ValueError(f"a per-weight tokeniser has one token per weight: tokens_per_chunk must equal "
-                             f"chunk_size {chunk_size}, got {tokens_per_chunk}")
+        _check_per_weight(per_weight, chunk_size, tokens_per_chunk)
         k_enc, k_dec, k_code = jax.random.split(key, 3)
         width, latent = (1, code_dim) if per_weight else (chunk_size, tokens_per_chunk * code_dim)
         self.encoder = eqx.nn.MLP(width, latent, hidden, depth, jax.nn.gelu, key=k_enc, dtype=dtype)
@@ -153,9 +157,7 @@ class TokeniserConfig:
         object.__setattr__(self, "temperature", tuple(float(t) for t in self.temperature))
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
-        if self.per_weight and self.tokens_per_chunk != self.chunk_size:
-            raise ValueError(f"a per-weight tokeniser has one token per weight: tokens_per_chunk must equal "
-                             f"chunk_size {self.chunk_size}, got {self.tokens_per_chunk}")
+        _check_per_weight(self.per_weight, self.chunk_size, self.tokens_per_chunk)
         if not 0 < self.temperature[1] <= self.temperature[0]:
             raise ValueError(f"temperature must anneal downwards from start > 0, got {self.temperature}")
 
