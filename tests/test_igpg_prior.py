@@ -1,5 +1,7 @@
 """IGPG prior: exact causality, prefixes that matter (and ablate), staged generation, the description parser."""
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -9,6 +11,7 @@ import pytest
 from models.igpg import (
     Architecture,
     ArchitectureError,
+    ChunkLayout,
     Conditioning,
     Prior,
     PriorConfig,
@@ -28,7 +31,8 @@ def _cond(seed, arch="cnn conv3x3-4 gap dense-3 relu"):
     rng = np.random.default_rng(seed)
     feats, amask = Architecture.parse(arch).word_features()
     return Conditioning(jnp.asarray(rng.standard_normal((10, 64))), jnp.asarray(np.arange(10) < 3),
-                        jnp.asarray(feats), jnp.asarray(amask))
+                        jnp.asarray(feats), jnp.asarray(amask),
+                        jnp.asarray(ChunkLayout(Architecture.parse(arch).space(1), 1).segments()))
 
 
 _run = eqx.filter_jit(lambda prior, tokens, start, cond: prior(tokens, start, cond))
@@ -104,7 +108,8 @@ def test_prior_learns_token_sequences_that_depend_on_the_task():
     # Two "tasks" whose networks are two different fixed sequences longer than the context.
     seqs = [np.arange(12) % V, (np.arange(12) * 5 + 2) % V]
     conds = [_cond(0), _cond(1)]
-    prior, history = train_prior(seqs * 4, conds * 4, V, TINY, key=jax.random.key(3), progress=False)
+    prior, history = train_prior(seqs * 4, conds * 4, V, dataclasses.replace(TINY, steps=200), key=jax.random.key(3),
+                                  progress=False)
     assert history["loss"][-10:].mean() < 0.25 * history["loss"][:10].mean()
     for seq, cond in zip(seqs, conds):
         out = generate_tokens(prior, cond, 12, key=jax.random.key(0), temperature=0.0, overlap=4)
@@ -216,3 +221,59 @@ def test_the_dataset_embedding_at_every_position_enters_each_token_input_and_abl
     blind = Prior(V, dataclasses.replace(config, use_dataset=False), key=jax.random.key(0))
     np.testing.assert_array_equal(np.asarray(_run(blind, tokens, jnp.int32(0), _cond(0))),
                                   np.asarray(_run(blind, tokens, jnp.int32(0), _cond(1))))
+
+
+def _with_segments(cond, space):
+    return eqx.tree_at(lambda c: c.segments, cond, jnp.asarray(ChunkLayout(space, 1).segments()))
+
+
+def test_weight_coordinates_tell_apart_exactly_the_positions_whose_weights_differ():
+    """Two MLPs equal up to flat entry 20 (4-3-2 then 4-3-5): with no blocks, the logits for positions 0..20 agree
+    exactly and those from 21 on (a bias in one, a weight in the other) differ; without the option all agree."""
+    import dataclasses
+
+    import symm
+
+    config = dataclasses.replace(TINY, layers=0, context=32, weight_coordinates=True)
+    a = _with_segments(_cond(0), symm.WeightSpace.mlp((4, 3, 2), "relu"))
+    b = _with_segments(_cond(0), symm.WeightSpace.mlp((4, 3, 5), "relu"))
+    tokens = jnp.zeros(27, jnp.int32)
+    prior = Prior(V, config, key=jax.random.key(0))
+    # Row i predicts position i (row 0 reads the architecture token, which both share here).
+    la, lb = (np.asarray(_run(prior, tokens, jnp.int32(0), c)) for c in (a, b))
+    np.testing.assert_array_equal(la[:21], lb[:21])
+    assert np.all(np.any(np.abs(la[21:] - lb[21:]) > 1e-6, axis=-1))
+    plain = Prior(V, dataclasses.replace(config, weight_coordinates=False), key=jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(_run(plain, tokens, jnp.int32(0), a)), np.asarray(_run(plain, tokens, jnp.int32(0), b)))
+
+
+def test_weight_coordinates_need_a_per_weight_tokeniser():
+    from models.igpg import TokeniserConfig
+    from models.igpg._pipeline import IgpgConfig
+
+    with pytest.raises(ValueError, match=r"needs TokeniserConfig\(per_weight=True\)"):
+        IgpgConfig(TokeniserConfig(), PriorConfig(weight_coordinates=True))
+    IgpgConfig(TokeniserConfig(chunk_size=4, tokens_per_chunk=4, per_weight=True), PriorConfig(weight_coordinates=True))
+
+
+def test_per_class_dataset_tokens_mark_absent_classes_and_ablate():
+    """One prefix token per class: a class's token changes with its prototype and with its presence alone;
+    the ablated prior's prefix is the same for every task."""
+    import dataclasses
+
+    config = dataclasses.replace(TINY, dataset_per_class=True)
+    prior = Prior(V, config, key=jax.random.key(0))
+    cond = _cond(0)
+    tokens = np.asarray(prior.dataset_prefix_tokens(cond))
+    assert tokens.shape == (10, TINY.d_model)
+    assert Prior(V, TINY, key=jax.random.key(0)).dataset_prefix_tokens(cond).shape == (1, TINY.d_model)
+    moved = eqx.tree_at(lambda c: c.prototypes, cond, cond.prototypes.at[1].add(1.0))
+    changed = np.any(np.abs(np.asarray(prior.dataset_prefix_tokens(moved)) - tokens) > 1e-6, axis=-1)
+    np.testing.assert_array_equal(changed, np.arange(10) == 1)
+    absent = eqx.tree_at(lambda c: c.class_mask, cond, cond.class_mask.at[2].set(False))
+    changed = np.any(np.abs(np.asarray(prior.dataset_prefix_tokens(absent)) - tokens) > 1e-6, axis=-1)
+    np.testing.assert_array_equal(changed, np.arange(10) == 2)
+    run = lambda model, c: np.asarray(_run(model, jnp.arange(6, dtype=jnp.int32), jnp.int32(0), c))
+    assert not np.allclose(run(prior, cond), run(prior, moved))
+    blind = Prior(V, dataclasses.replace(config, use_dataset=False), key=jax.random.key(0))
+    np.testing.assert_array_equal(run(blind, cond), run(blind, moved))

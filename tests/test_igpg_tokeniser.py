@@ -53,6 +53,31 @@ def test_chunk_pad_unpad_round_trip_is_exact(case):
     np.testing.assert_array_equal(np.asarray(layout.chunk_batch(stacked)[1]), -np.asarray(chunks))
 
 
+@settings(deadline=None, max_examples=25)
+@given(spaces(), st.integers(1, 9))
+def test_weight_coordinates_say_where_every_weight_sits(space, chunk_size):
+    """Each flat entry's (layer from the output, weight/bias, row, column, kernel offset), from its array's shape."""
+    from models.igpg._layout import weight_coordinates
+
+    layout = ChunkLayout(space, chunk_size)
+    expected = []
+    shapes = space.param_shapes
+    for i, (w_shape, b_shape) in enumerate(shapes):
+        for index in np.ndindex(*w_shape):
+            kernel = np.ravel_multi_index(index[2:], w_shape[2:]) if len(w_shape) > 2 else 0
+            expected.append((len(shapes) - 1 - i, 0, index[0], index[1], kernel))
+        expected.extend((len(shapes) - 1 - i, 1, r, 0, 0) for r in range(b_shape[0]))
+    padding = 3
+    got = np.asarray(weight_coordinates(jnp.asarray(layout.segments()), jnp.arange(layout.num_params + padding)))
+    np.testing.assert_array_equal(got[: layout.num_params], np.array(expected))
+    assert np.all(got[layout.num_params :, 1] == 2) and np.all(got[layout.num_params :, [0, 2, 3, 4]] == 0)
+
+
+def test_weight_coordinates_refuse_too_deep_a_network():
+    with pytest.raises(ValueError, match="weight coordinates cover at most 8"):
+        ChunkLayout(symm.WeightSpace.mlp((2,) * 10, "relu"), 4).segments()
+
+
 def test_layer_order_is_that_of_the_weight_space():
     space = symm.WeightSpace.mlp((2, 3, 1), "relu")
     layout = ChunkLayout(space, 4)

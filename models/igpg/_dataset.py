@@ -69,19 +69,26 @@ def class_prototypes(
 
 
 class DatasetEncoder(eqx.Module):
-    """Learned: an MLP on (prototype, one-hot label) per class, masked mean, projection."""
+    """Learned: an MLP on (prototype, one-hot label, present) per class, then a projection.
+
+    ``class_tokens`` keeps one vector per class (absent classes included, marked by the
+    presence bit), so a prior can attend to the class a weight belongs to; ``__call__``
+    pools the present classes' vectors into one task embedding."""
 
     class_mlp: eqx.nn.MLP
     out: eqx.nn.Linear
 
     def __init__(self, width: int, out_size: int, *, dtype=None, key: PRNGKeyArray):
         k1, k2 = jax.random.split(key)
-        self.class_mlp = eqx.nn.MLP(FEATURES + MAX_CLASSES, width, width, 2, jax.nn.gelu, key=k1, dtype=dtype)
+        self.class_mlp = eqx.nn.MLP(FEATURES + MAX_CLASSES + 1, width, width, 2, jax.nn.gelu, key=k1, dtype=dtype)
         self.out = eqx.nn.Linear(width, out_size, key=k2, dtype=dtype)
 
-    def __call__(self, prototypes: Float[Array, "c f"], mask: Array) -> Float[Array, " d"]:
+    def class_tokens(self, prototypes: Float[Array, "c f"], mask: Array) -> Float[Array, "c d"]:
         dtype = self.out.weight.dtype
-        x = jnp.concatenate([prototypes.astype(dtype), jnp.eye(MAX_CLASSES, dtype=dtype)], axis=-1)
-        h = jax.vmap(self.class_mlp)(x)
-        m = mask.astype(dtype)[:, None]
-        return self.out(jnp.sum(h * m, 0) / jnp.maximum(jnp.sum(m), 1.0))
+        present = mask.astype(dtype)[:, None]
+        x = jnp.concatenate([prototypes.astype(dtype), jnp.eye(MAX_CLASSES, dtype=dtype), present], axis=-1)
+        return jax.vmap(lambda v: self.out(self.class_mlp(v)))(x)
+
+    def __call__(self, prototypes: Float[Array, "c f"], mask: Array) -> Float[Array, " d"]:
+        m = mask.astype(self.out.weight.dtype)[:, None]
+        return jnp.sum(self.class_tokens(prototypes, mask) * m, 0) / jnp.maximum(jnp.sum(m), 1.0)

@@ -35,7 +35,9 @@ def conditioning(architecture: Architecture | str, images: np.ndarray, labels: n
         )
     protos, cmask = class_prototypes(images, labels, n_classes, seed=seed)
     feats, amask = arch.word_features()
-    return Conditioning(jnp.asarray(protos), jnp.asarray(cmask), jnp.asarray(feats), jnp.asarray(amask))
+    layout = ChunkLayout(arch.space(input_width(arch, tuple(np.shape(images)[1:]))), 1)
+    return Conditioning(jnp.asarray(protos), jnp.asarray(cmask), jnp.asarray(feats), jnp.asarray(amask),
+                        jnp.asarray(layout.segments()))
 
 
 def input_width(architecture: Architecture, image_shape: tuple[int, int, int]) -> int:

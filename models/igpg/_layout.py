@@ -13,7 +13,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, Bool, Float, Int
 
 import symm
 
@@ -61,6 +61,29 @@ class ChunkLayout(eqx.Module):
             parts.append(np.full(math.prod(w_shape) + math.prod(b_shape), s, dtype))
         return np.concatenate(parts)
 
+    def segments(self) -> Int[np.ndarray, "s 7"]:
+        """Where each weight of the flat order sits, as one row per array (``MAX_SEGMENTS`` rows).
+
+        Row ``(start, end, rows, columns, kernel, layer_from_output, is_bias)``: entries
+        ``start..end-1`` of the flat vector are that array, in C order over ``rows x columns x
+        kernel`` (a bias: ``rows`` only). Unused rows start at ``PAST_END``. ``weight_coordinates``
+        turns it into per-weight coordinates; counting layers from the output makes the last
+        layer's row ``k`` (class ``k``) the same coordinate in every architecture.
+        """
+        shapes = self.space.param_shapes
+        if 2 * len(shapes) > MAX_SEGMENTS:
+            raise ValueError(f"{self.space} has {len(shapes)} layers; weight coordinates cover at most {MAX_SEGMENTS // 2}")
+        table = np.full((MAX_SEGMENTS, 7), PAST_END, np.int32)
+        start = 0
+        for i, (w_shape, b_shape) in enumerate(shapes):
+            from_output = len(shapes) - 1 - i
+            for shape, is_bias in ((w_shape, 0), (b_shape, 1)):
+                size = math.prod(shape)
+                columns = shape[1] if len(shape) > 1 else 1
+                table[2 * i + is_bias] = (start, start + size, shape[0], columns, math.prod(shape[2:]), from_output, is_bias)
+                start += size
+        return table
+
     def flatten(self, params) -> Float[Array, " n"]:
         """One network's params as a flat vector in the fixed layer order (shapes are checked)."""
         self.space.validate(params)
@@ -104,6 +127,29 @@ class ChunkLayout(eqx.Module):
         flat = xp.concatenate([xp.reshape(a, (a.shape[0], -1)) for layer in params for a in layer], axis=1)
         flat = xp.concatenate([flat, xp.zeros((flat.shape[0], self.pad), flat.dtype)], axis=1)
         return flat.reshape(flat.shape[0], self.num_chunks, self.chunk_size)
+
+
+#: Rows of ``ChunkLayout.segments`` (two arrays per layer) and the start of an unused row.
+MAX_SEGMENTS = 16
+PAST_END = np.iinfo(np.int32).max
+
+
+def weight_coordinates(segments: Int[Array, "s 7"], positions: Int[Array, " n"]) -> Int[Array, "n 5"]:
+    """``(layer_from_output, kind, row, column, kernel_offset)`` of flat entries ``positions``.
+
+    ``kind`` is 0 for a weight, 1 for a bias and 2 past the last parameter (padding)."""
+    positions = jnp.asarray(positions, segments.dtype)
+    starts, ends = segments[:, 0], segments[:, 1]
+    index = jnp.clip(jnp.sum(positions[:, None] >= starts[None, :], axis=1) - 1, 0, segments.shape[0] - 1)
+    row = segments[index]
+    local = positions - row[:, 0]
+    columns, kernel = jnp.maximum(row[:, 3], 1), jnp.maximum(row[:, 4], 1)
+    bias = row[:, 6] == 1
+    real = (positions >= 0) & (positions < jnp.max(jnp.where(starts < PAST_END, ends, 0)))
+    kind = jnp.where(real, row[:, 6], 2)
+    keep = lambda v: jnp.where(real, v, 0)
+    return jnp.stack([keep(row[:, 5]), kind, keep(jnp.where(bias, local, local // (columns * kernel))),
+                      keep(jnp.where(bias, 0, (local // kernel) % columns)), keep(jnp.where(bias, 0, local % kernel))], -1)
 
 
 def _xp(tree):

@@ -127,6 +127,11 @@ class IgpgConfig:
     prior: PriorConfig = PriorConfig()
     canonicalise: bool = False
 
+    def __post_init__(self):
+        if self.prior.weight_coordinates and not self.tokeniser.per_weight:
+            raise ValueError("PriorConfig(weight_coordinates=True) needs TokeniserConfig(per_weight=True): "
+                             "only then is token p the weight p whose coordinates it reads")
+
 
 def prepare_params(entry: ZooEntry, canonicalise: bool, dtype):
     params = jax.tree.map(lambda a: jnp.asarray(a, dtype), entry.params)
@@ -200,28 +205,30 @@ def finetune(space: symm.WeightSpace, params, task: Task, *, epochs: int, lr: fl
     if not space.is_cnn:
         x = x.reshape(x.shape[0], -1)
     y = jnp.asarray(labels)
-    optimiser = optax.adam(lr)
-    n_batches = max(1, x.shape[0] // batch_size)
-
-    @eqx.filter_jit
-    def epoch(params, state, k):
-        order = jax.random.permutation(k, x.shape[0])[: n_batches * batch_size].reshape(n_batches, batch_size)
-
-        def step(carry, idx):
-            params, state = carry
-            loss = lambda p: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(
-                jax.vmap(lambda v: space.apply(p, v))(x[idx]), y[idx]))
-            grads = jax.grad(loss)(params)
-            with jax.numpy_dtype_promotion("standard"):
-                updates, state = optimiser.update(grads, state, params)
-            return (optax.apply_updates(params, updates), state), None
-
-        (params, state), _ = jax.lax.scan(step, (params, state), order)
-        return params, state
-
-    state = optimiser.init(params)
+    lr = jnp.asarray(lr, dtype)
+    state = optax.adam(lr).init(params)
     out = [params]
     for e in range(epochs):
-        params, state = epoch(params, state, jax.random.fold_in(key, e))
+        params, state = _finetune_epoch(space, params, state, x, y, jax.random.fold_in(key, e), lr, batch_size)
         out.append(params)
     return out
+
+
+@eqx.filter_jit
+def _finetune_epoch(space, params, state, x, y, key, lr, batch_size: int):
+    """One shuffled epoch of Adam; module-level so that every start of one shape shares one compilation."""
+    optimiser = optax.adam(lr)
+    n_batches = max(1, x.shape[0] // batch_size)
+    order = jax.random.permutation(key, x.shape[0])[: n_batches * batch_size].reshape(n_batches, batch_size)
+
+    def step(carry, idx):
+        params, state = carry
+        loss = lambda p: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(
+            jax.vmap(lambda v: space.apply(p, v))(x[idx]), y[idx]))
+        grads = jax.grad(loss)(params)
+        with jax.numpy_dtype_promotion("standard"):
+            updates, state = optimiser.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), None
+
+    (params, state), _ = jax.lax.scan(step, (params, state), order)
+    return params, state

@@ -4,7 +4,13 @@ Sequence for a window of tokens ``t_s .. t_{s+T-1}`` of a network::
 
     [ dataset, architecture + pos(s), t_s + pos(s+1), ..., t_{s+T-1} + pos(s+T) ]
 
-so output ``i`` is the distribution of token ``s+i`` given the prefix and the window's
+where ``dataset`` is one pooled task embedding, or with ``dataset_per_class`` one token per
+class (present or not). Per-class tokens let a weight that belongs to class ``k`` (a row of
+the output layer) attend to class ``k``'s token, so a held-out combination of classes is
+read class by class rather than from one pooled vector. With ``weight_coordinates`` (a
+per-weight tokeniser: token ``p`` is weight ``p``), every ``pos(p)`` also carries where weight
+``p`` sits (layer counted from the output, weight or bias, row, column, kernel offset), so
+what the prior learns about "the output layer's row ``k``" is shared by all architectures. So output ``i`` is the distribution of token ``s+i`` given the prefix and the window's
 earlier tokens; every input carries the absolute position of the token it predicts, so a
 window that starts mid-network (a later stage of generation) knows where it is. Attention
 is causal (a lower-triangular mask, so later tokens cannot change earlier logits).
@@ -22,6 +28,10 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from models.igpg._architecture import ArchitectureEncoder
 from models.igpg._dataset import DatasetEncoder
+from models.igpg._layout import MAX_SEGMENTS, weight_coordinates
+
+#: Rows of each weight-coordinate table: larger rows, columns or kernel offsets share the last row.
+COORDINATE_TABLE = 256
 
 
 class Conditioning(eqx.Module):
@@ -31,6 +41,7 @@ class Conditioning(eqx.Module):
     class_mask: Array
     arch_features: Float[Array, "w f"]
     arch_mask: Array
+    segments: Int[Array, "s 7"]  # ChunkLayout.segments(): where each weight sits, for weight coordinates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +56,8 @@ class PriorConfig:
     use_dataset: bool = True
     use_architecture: bool = True
     dataset_at_every_position: bool = False
+    dataset_per_class: bool = False
+    weight_coordinates: bool = False
     steps: int = 3000
     batch_size: int = 32
     lr: float = 3e-4
@@ -93,22 +106,30 @@ class Prior(eqx.Module):
     use_dataset: bool = eqx.field(static=True)
     use_architecture: bool = eqx.field(static=True)
     dataset_at_every_position: bool = eqx.field(static=True)
+    dataset_per_class: bool = eqx.field(static=True)
+    coordinate_embeddings: tuple[Float[Array, "_ d"], ...] | None
 
     def __init__(self, codebook_size: int, config: PriorConfig, *, dtype=None, key: PRNGKeyArray):
-        keys = jax.random.split(key, 6 + config.layers)
+        keys = jax.random.split(key, 7 + config.layers)
         d = config.d_model
         self.token_embedding = eqx.nn.Embedding(codebook_size, d, key=keys[0], dtype=dtype)
         self.position = 0.02 * jax.random.normal(keys[1], (config.max_positions, d), dtype)
         self.dataset_prefix = 0.02 * jax.random.normal(keys[2], (d,), dtype)
         self.dataset_encoder = DatasetEncoder(d, d, key=keys[3], dtype=dtype)
         self.architecture_encoder = ArchitectureEncoder(d, d, key=keys[4], dtype=dtype)
-        self.blocks = tuple(_Block(d, config.heads, dtype=dtype, key=k) for k in keys[6:])
+        self.blocks = tuple(_Block(d, config.heads, dtype=dtype, key=k) for k in keys[7:])
         self.norm = eqx.nn.LayerNorm(d, dtype=dtype)
         self.head = eqx.nn.Linear(d, codebook_size, key=keys[5], dtype=dtype)
         self.context = config.context
         self.use_dataset = config.use_dataset
         self.use_architecture = config.use_architecture
         self.dataset_at_every_position = config.dataset_at_every_position
+        self.dataset_per_class = config.dataset_per_class
+        self.coordinate_embeddings = None
+        if config.weight_coordinates:
+            sizes = (MAX_SEGMENTS // 2, 3, COORDINATE_TABLE, COORDINATE_TABLE, COORDINATE_TABLE)
+            self.coordinate_embeddings = tuple(0.02 * jax.random.normal(k, (m, d), dtype)
+                                               for k, m in zip(jax.random.split(keys[6], len(sizes)), sizes))
 
     @property
     def codebook_size(self) -> int:
@@ -123,22 +144,36 @@ class Prior(eqx.Module):
         a_emb = a_emb if self.use_architecture else jnp.zeros_like(a_emb)
         return d_emb, a_emb
 
+    def dataset_prefix_tokens(self, cond: Conditioning) -> Float[Array, "c d"]:
+        """The task's prefix: one token of the pooled embedding, or one per class (``dataset_per_class``)."""
+        if not self.dataset_per_class:
+            return (self.dataset_prefix + self.embeddings(cond)[0])[None]
+        tokens = self.dataset_encoder.class_tokens(cond.prototypes, cond.class_mask)
+        tokens = tokens if self.use_dataset else jnp.zeros_like(tokens)
+        return self.dataset_prefix + tokens
+
     def __call__(self, tokens: Int[Array, " t"], start: Int[Array, ""], cond: Conditioning) -> Float[Array, "t1 v"]:
         """Logits ``[T+1, V]``: row ``i`` is the distribution of token ``start + i`` given ``tokens[:i]``."""
         n = tokens.shape[0]
         if n > self.context:
             raise ValueError(f"a window holds at most {self.context} tokens (the context), got {n}")
         pos = jax.lax.dynamic_slice_in_dim(self.position, start, n + 1)
+        if self.coordinate_embeddings is not None:
+            coords = weight_coordinates(cond.segments, start + jnp.arange(n + 1, dtype=jnp.int32))
+            for table, c in zip(self.coordinate_embeddings, coords.T):
+                pos = pos + table[jnp.minimum(c, table.shape[0] - 1)]
         d_emb, a_emb = self.embeddings(cond)
         x_tokens = jax.vmap(self.token_embedding)(tokens) + pos[1:]
         if self.dataset_at_every_position:
             # The task is then an input of every position, not only a prefix to attend to.
             x_tokens = x_tokens + d_emb
-        x = jnp.concatenate([(self.dataset_prefix + d_emb)[None], (a_emb + pos[0])[None], x_tokens], axis=0)
-        mask = jnp.tril(jnp.ones((n + 2, n + 2), bool))
+        prefix = self.dataset_prefix_tokens(cond)
+        x = jnp.concatenate([prefix, (a_emb + pos[0])[None], x_tokens], axis=0)
+        length = x.shape[0]
+        mask = jnp.tril(jnp.ones((length, length), bool))
         for block in self.blocks:
             x = block(x, mask)
-        return jax.vmap(lambda v: self.head(self.norm(v)))(x[1:])
+        return jax.vmap(lambda v: self.head(self.norm(v)))(x[prefix.shape[0] :])
 
 
 def window_loss(prior: Prior, tokens, starts, lengths, cond: Conditioning):
