@@ -74,8 +74,8 @@ def test_weight_coordinates_say_where_every_weight_sits(space, chunk_size):
 
 
 def test_weight_coordinates_refuse_too_deep_a_network():
-    with pytest.raises(ValueError, match="weight coordinates cover at most 8"):
-        ChunkLayout(symm.WeightSpace.mlp((2,) * 10, "relu"), 4).segments()
+    with pytest.raises(ValueError, match="weight coordinates cover at most 32"):
+        ChunkLayout(symm.WeightSpace.mlp((2,) * 34, "relu"), 4).segments()
 
 
 def test_layer_order_is_that_of_the_weight_space():

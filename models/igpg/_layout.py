@@ -130,7 +130,7 @@ class ChunkLayout(eqx.Module):
 
 
 #: Rows of ``ChunkLayout.segments`` (two arrays per layer) and the start of an unused row.
-MAX_SEGMENTS = 16
+MAX_SEGMENTS = 64
 PAST_END = np.iinfo(np.int32).max
 
 

@@ -10,8 +10,10 @@ the output layer) attend to class ``k``'s token, so a held-out combination of cl
 read class by class rather than from one pooled vector. With ``weight_coordinates`` (a
 per-weight tokeniser: token ``p`` is weight ``p``), every ``pos(p)`` also carries where weight
 ``p`` sits (layer counted from the output, weight or bias, row, column, kernel offset), so
-what the prior learns about "the output layer's row ``k``" is shared by all architectures. So output ``i`` is the distribution of token ``s+i`` given the prefix and the window's
-earlier tokens; every input carries the absolute position of the token it predicts, so a
+what the prior learns about "the output layer's row ``k``" is shared by all architectures.
+
+Output ``i`` is the distribution of token ``s+i`` given the prefix and the window's earlier
+tokens; every input carries the absolute position of the token it predicts, so a
 window that starts mid-network (a later stage of generation) knows where it is. Attention
 is causal (a lower-triangular mask, so later tokens cannot change earlier logits).
 """
