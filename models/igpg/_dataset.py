@@ -89,6 +89,11 @@ class DatasetEncoder(eqx.Module):
         x = jnp.concatenate([prototypes.astype(dtype), jnp.eye(MAX_CLASSES, dtype=dtype), present], axis=-1)
         return jax.vmap(lambda v: self.out(self.class_mlp(v)))(x)
 
+    @staticmethod
+    def pool(tokens: Float[Array, "c d"], mask: Array) -> Float[Array, " d"]:
+        """The mean of the present classes' tokens."""
+        m = mask.astype(tokens.dtype)[:, None]
+        return jnp.sum(tokens * m, 0) / jnp.maximum(jnp.sum(m), 1.0)
+
     def __call__(self, prototypes: Float[Array, "c f"], mask: Array) -> Float[Array, " d"]:
-        m = mask.astype(self.out.weight.dtype)[:, None]
-        return jnp.sum(self.class_tokens(prototypes, mask) * m, 0) / jnp.maximum(jnp.sum(m), 1.0)
+        return self.pool(self.class_tokens(prototypes, mask), mask)

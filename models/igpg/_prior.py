@@ -137,22 +137,27 @@ class Prior(eqx.Module):
     def codebook_size(self) -> int:
         return self.head.out_features
 
+    def _dataset(self, cond: Conditioning) -> tuple[Float[Array, "c d"], Float[Array, " d"]]:
+        """Per-class tokens and their pooled embedding, computed once (zeros where ablated)."""
+        tokens = self.dataset_encoder.class_tokens(cond.prototypes, cond.class_mask)
+        # An ablated prefix is a constant: the position stays, the information goes.
+        tokens = tokens if self.use_dataset else jnp.zeros_like(tokens)
+        return tokens, DatasetEncoder.pool(tokens, cond.class_mask)
+
+    def _architecture(self, cond: Conditioning) -> Float[Array, " d"]:
+        a_emb = self.architecture_encoder(cond.arch_features, cond.arch_mask)
+        return a_emb if self.use_architecture else jnp.zeros_like(a_emb)
+
+    def _prefix(self, classes, pooled) -> Float[Array, "c d"]:
+        return self.dataset_prefix + (classes if self.dataset_per_class else pooled[None])
+
     def embeddings(self, cond: Conditioning) -> tuple[Float[Array, " d"], Float[Array, " d"]]:
         """The dataset and architecture embeddings (zeros where ablated)."""
-        d_emb = self.dataset_encoder(cond.prototypes, cond.class_mask)
-        a_emb = self.architecture_encoder(cond.arch_features, cond.arch_mask)
-        # An ablated prefix is a constant: the position stays, the information goes.
-        d_emb = d_emb if self.use_dataset else jnp.zeros_like(d_emb)
-        a_emb = a_emb if self.use_architecture else jnp.zeros_like(a_emb)
-        return d_emb, a_emb
+        return self._dataset(cond)[1], self._architecture(cond)
 
     def dataset_prefix_tokens(self, cond: Conditioning) -> Float[Array, "c d"]:
         """The task's prefix: one token of the pooled embedding, or one per class (``dataset_per_class``)."""
-        if not self.dataset_per_class:
-            return (self.dataset_prefix + self.embeddings(cond)[0])[None]
-        tokens = self.dataset_encoder.class_tokens(cond.prototypes, cond.class_mask)
-        tokens = tokens if self.use_dataset else jnp.zeros_like(tokens)
-        return self.dataset_prefix + tokens
+        return self._prefix(*self._dataset(cond))
 
     def __call__(self, tokens: Int[Array, " t"], start: Int[Array, ""], cond: Conditioning) -> Float[Array, "t1 v"]:
         """Logits ``[T+1, V]``: row ``i`` is the distribution of token ``start + i`` given ``tokens[:i]``."""
@@ -164,12 +169,13 @@ class Prior(eqx.Module):
             coords = weight_coordinates(cond.segments, start + jnp.arange(n + 1, dtype=jnp.int32))
             for table, c in zip(self.coordinate_embeddings, coords.T):
                 pos = pos + table[jnp.minimum(c, table.shape[0] - 1)]
-        d_emb, a_emb = self.embeddings(cond)
+        classes, d_emb = self._dataset(cond)
+        a_emb = self._architecture(cond)
         x_tokens = jax.vmap(self.token_embedding)(tokens) + pos[1:]
         if self.dataset_at_every_position:
             # The task is then an input of every position, not only a prefix to attend to.
             x_tokens = x_tokens + d_emb
-        prefix = self.dataset_prefix_tokens(cond)
+        prefix = self._prefix(classes, d_emb)
         x = jnp.concatenate([prefix, (a_emb + pos[0])[None], x_tokens], axis=0)
         length = x.shape[0]
         mask = jnp.tril(jnp.ones((length, length), bool))
