@@ -1,16 +1,20 @@
 """IGPG evaluation: generated networks on held-out tasks and architectures, against simple starts.
 
     .venv/bin/python benchmarks/igpg.py --scale tiny     # minutes: checks the whole pipeline runs
-    .venv/bin/python benchmarks/igpg.py --scale small    # the CPU evaluation (target: about an hour on 2 cores)
+    .venv/bin/python benchmarks/igpg.py --scale small --ablation-seeds 1   # the CPU evaluation (about an hour on 2 cores)
     .venv/bin/python benchmarks/igpg.py --scale paper    # GPU size
 
 Tasks are class subsets of scikit-learn's digits that keep the digit labels (``classes_only``):
 each holds 6 of the 10 classes, and the held-out task is a subset never trained on, so a
 generator must combine what it saw of its classes in other tasks. Zoos of CNNs and MLPs
 (models.zoo, resumable under --out) are built once, as fixed-seed zoos (``SHARED_INIT``);
-the three seeds vary the generator's training and sampling. The full model is the paper's
-(raw weights); "canonicalised (symm)" tokenises ``symm.canonicalise`` representatives instead. Ablations that tokenise the same networks reuse the full model's
-tokeniser of the same seed (same settings, key and data: the checkpoint is read back). Tables, mean ± std over seeds: test accuracy after 0, 1 and 5 epochs of
+the three seeds vary the generator's training and sampling. The full model tokenises raw
+weights and its prior reads, besides the two prefixes, one dataset token per class, each
+weight's coordinates and its initialisation's token (``READS``); the ablations drop the
+dataset embedding, the architecture embedding or the initialisation, and "canonicalised
+(symm)" tokenises ``symm.canonicalise`` representatives instead. Ablations that tokenise the
+same networks reuse the full model's tokeniser of the same seed (same settings, key and
+data: the checkpoint is read back). Tables, mean ± std over seeds: test accuracy after 0, 1 and 5 epochs of
 fine-tuning from the generated network, a random initialisation, the zoo-mean network and
 the best zoo network of another task, on a held-out task (first training architecture) and
 on held-out architectures (a CNN and an MLP, never in the training set); the memorisation
@@ -34,14 +38,16 @@ import jax
 import numpy as np
 
 SCALES = {
-    "tiny": dict(train_tasks=2, networks=3, baseline_tasks=2, zoo_steps=20, tok_steps=60, prior_steps=30, samples=2, tiny=True,
+    "tiny": dict(train_tasks=2, networks=3, baseline_tasks=1, zoo_steps=20, tok_steps=60, prior_steps=30, samples=2, tiny=True,
                  archs=("cnn conv3x3-2 gap dense-10 relu", "mlp dense-4 dense-10 tanh"),
                  held_archs=("cnn conv3x3-3 gap dense-10 relu", "mlp dense-6 dense-10 tanh")),
-    "small": dict(train_tasks=16, networks=6, baseline_tasks=4, zoo_steps=300, tok_steps=3000, prior_steps=1000, samples=4, tiny=False,
+    "small": dict(train_tasks=16, networks=6, baseline_tasks=4, zoo_steps=300, tok_steps=3000, prior_steps=1500, d_model=128,
+                  samples=4, tiny=False,
                   archs=("mlp dense-12 dense-10 tanh", "cnn conv3x3-8 conv3x3-8 gap dense-10 relu",
                          "mlp dense-8 dense-10 tanh"),
                   held_archs=("mlp dense-10 dense-10 tanh", "cnn conv3x3-6 conv3x3-8 gap dense-10 relu")),
-    "paper": dict(train_tasks=32, networks=32, baseline_tasks=8, zoo_steps=1000, tok_steps=20000, prior_steps=20000, samples=16,
+    "paper": dict(train_tasks=32, networks=32, baseline_tasks=8, zoo_steps=1000, tok_steps=20000, prior_steps=20000, d_model=256,
+                  samples=16,
                   tiny=False, archs=("cnn conv3x3-16 gap dense-10 relu", "cnn conv3x3-16 conv3x3-16 gap dense-10 relu",
                                      "cnn conv3x3-8 conv3x3-8 conv3x3-8 gap dense-10 relu", "mlp dense-32 dense-10 tanh"),
                   held_archs=("cnn conv3x3-16 conv3x3-16 conv3x3-16 gap dense-10 relu", "mlp dense-64 dense-10 tanh")),
@@ -56,6 +62,11 @@ GENERATED_MEAN = "generated, mean of samples"
 # generated networks were at chance (0.08 vs random 0.13, held-out task, seed 0): each
 # network is then mostly its own initialisation noise, which a CPU-sized prior cannot model.
 SHARED_INIT = True
+# What the prior reads besides the two prefixes (PriorConfig): one dataset token per class,
+# where each weight sits, and the token of its initialisation. Measured at small scale (seed 0,
+# d_model 128, 1,000 steps; held-out task, mean of 8 samples): 0.18 with the first two, 0.51
+# with all three (the zoo-mean network: 0.78).
+READS = dict(dataset_per_class=True, weight_coordinates=True, read_init=True)
 
 
 def _configs(scale: dict):
@@ -66,15 +77,17 @@ def _configs(scale: dict):
         tok = TokeniserConfig(chunk_size=16, tokens_per_chunk=16, codebook_size=32, code_dim=1, hidden=32,
                               per_weight=True, steps=scale["tok_steps"], batch_size=128, lr=3e-3)
         prior = PriorConfig(d_model=32, heads=2, layers=1, context=32, max_positions=1024,
-                            steps=scale["prior_steps"], batch_size=8, lr=3e-3)
+                            steps=scale["prior_steps"], batch_size=8, lr=3e-3, **READS)
     else:
         tok = TokeniserConfig(steps=scale["tok_steps"], lr=2e-3, per_weight=True)
-        prior = PriorConfig(d_model=128, heads=4, layers=4, context=128, max_positions=8192, steps=scale["prior_steps"])
+        prior = PriorConfig(d_model=scale["d_model"], heads=4, layers=4, context=128, max_positions=8192,
+                            steps=scale["prior_steps"], lr=1e-3, **READS)
     full = IgpgConfig(tok, prior, canonicalise=False)
     return {
         "IGPG": full,
         "no dataset embedding": dataclasses.replace(full, prior=dataclasses.replace(prior, use_dataset=False)),
         "no architecture embedding": dataclasses.replace(full, prior=dataclasses.replace(prior, use_architecture=False)),
+        "no initialisation": dataclasses.replace(full, prior=dataclasses.replace(prior, read_init=False)),
         "canonicalised (symm)": dataclasses.replace(full, canonicalise=True),
     }
 
@@ -85,13 +98,13 @@ def _run_dir(out: Path, variant: str, seed: int) -> Path:
 
 def _conditioning_nll(generator, task_entries, config) -> np.ndarray:
     """``[i, j]``: the prior's NLL per token of task ``i``'s networks under task ``j``'s conditioning."""
-    from models.igpg import ChunkLayout, conditioning, sequence_nll
-    from models.igpg._pipeline import prepare_params
+    from models.igpg import ChunkLayout, sequence_nll
+    from models.igpg._pipeline import entry_conditioning, prepare_params
 
     dtype = np.float64 if jax.config.x64_enabled else np.float32
     tokens = [generator.tokeniser.encode_batch(ChunkLayout(e.space, generator.tokeniser.chunk_size),
                                                prepare_params(e, config.canonicalise, dtype)) for e in task_entries]
-    conds = [conditioning(e.architecture, *e.task.conditioning_images(), n_classes=e.task.n_classes) for e in task_entries]
+    conds = [entry_conditioning(e, generator.tokeniser, config) for e in task_entries]
     return np.array([[sequence_nll(generator.prior, t, c) for c in conds] for t in tokens])
 
 
@@ -101,8 +114,9 @@ def _fmt(values) -> str:
 
 
 def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: int = 3, progress: bool = True,
-         variants: tuple[str, ...] | None = None) -> dict:
-    """Every variant of ``_configs`` (or only ``variants``) x ``seeds``; returns and prints the tables."""
+         variants: tuple[str, ...] | None = None, ablation_seeds: int | None = None) -> dict:
+    """Every variant of ``_configs`` (or only ``variants``) x ``seeds`` (the ablations x
+    ``ablation_seeds``, default ``seeds``); returns and prints the tables."""
     from models.igpg import Architecture, ChunkLayout
     from models.igpg._evaluate import nearest_distance, noisy_copy, zoo_mean
     from models.igpg._pipeline import accuracy, build_zoo_entries, finetune, prepare_params, train_igpg
@@ -138,7 +152,7 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
     for variant, config in configs.items():
         if variants is not None and variant not in variants:
             continue
-        for seed in range(seeds):
+        for seed in range(seeds if variant == full_variant or ablation_seeds is None else ablation_seeds):
             # Each (variant, seed) is kept once evaluated, and its fits checkpoint as they go: a
             # stopped benchmark resumes where it was, with the training times of the first run.
             run_dir = _run_dir(out, variant, seed)
@@ -168,7 +182,8 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
                     images, labels = task.conditioning_images()
                     x, y = task.arrays("test")
                     t = time.perf_counter()
-                    gen = [generator.generate(arch, images, labels, key=k, top_k=16, n_classes=task.n_classes)[1]
+                    gen = [generator.generate(arch, images, labels, key=k, top_k=16, n_classes=task.n_classes,
+                                              init=ref_entries[0].init)[1]
                            for k in jax.random.split(jax.random.key(100 + seed), scale["samples"])]
                     row["generate_s"].append((time.perf_counter() - t) / scale["samples"])
                     space = ref_entries[0].space
@@ -218,7 +233,8 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
                 results.setdefault(variant, {}).setdefault(name, []).extend(values)
     from models.igpg._plots import plot_benchmark
 
-    print(f"# IGPG benchmark, scale {scale_name}, {seeds} seeds; zoos built in {zoo_seconds:.0f} s")
+    print(f"# IGPG benchmark, scale {scale_name}, {seeds} seeds (ablations: {ablation_seeds or seeds}); "
+          f"zoos built in {zoo_seconds:.0f} s")
     for variant, row in results.items():
         print(f"\n## {variant}\n\n| measure | mean ± std |\n|---|---|")
         for name, values in row.items():
@@ -234,5 +250,6 @@ if __name__ == "__main__":
     parser.add_argument("--scale", choices=tuple(SCALES), default="small")
     parser.add_argument("--out", default="runs/igpg-bench")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--ablation-seeds", type=int, default=None, help="seeds of each ablation (default: --seeds)")
     args = parser.parse_args()
-    main(args.scale, args.out, args.seeds)
+    main(args.scale, args.out, args.seeds, ablation_seeds=args.ablation_seeds)

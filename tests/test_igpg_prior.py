@@ -32,7 +32,8 @@ def _cond(seed, arch="cnn conv3x3-4 gap dense-3 relu"):
     feats, amask = Architecture.parse(arch).word_features()
     return Conditioning(jnp.asarray(rng.standard_normal((10, 64))), jnp.asarray(np.arange(10) < 3),
                         jnp.asarray(feats), jnp.asarray(amask),
-                        jnp.asarray(ChunkLayout(Architecture.parse(arch).space(1), 1).segments()))
+                        jnp.asarray(ChunkLayout(Architecture.parse(arch).space(1), 1).segments()),
+                        jnp.full(1, -1, jnp.int32))
 
 
 _run = eqx.filter_jit(lambda prior, tokens, start, cond: prior(tokens, start, cond))
@@ -277,3 +278,49 @@ def test_per_class_dataset_tokens_mark_absent_classes_and_ablate():
     assert not np.allclose(run(prior, cond), run(prior, moved))
     blind = Prior(V, dataclasses.replace(config, use_dataset=False), key=jax.random.key(0))
     np.testing.assert_array_equal(run(blind, cond), run(blind, moved))
+
+
+def _with_init(cond, tokens):
+    return eqx.tree_at(lambda c: c.init_tokens, cond, jnp.asarray(tokens, jnp.int32))
+
+
+def test_the_initialisation_token_of_a_position_reaches_exactly_that_position_and_its_successors():
+    """``read_init``: changing the initialisation's token at position q changes the logits that predict
+    q and (through attention) later positions, never earlier ones; past the end it reads "none"; a
+    prior without the option ignores it."""
+    import dataclasses
+
+    config = dataclasses.replace(TINY, context=16, read_init=True)
+    prior = Prior(V, config, key=jax.random.key(0))
+    tokens = jnp.asarray(np.random.default_rng(0).integers(0, V, 12), jnp.int32)
+    init = np.random.default_rng(1).integers(0, V, 12)
+    changed = init.copy()
+    changed[7] = (init[7] + 1) % V
+    start = 2  # row i predicts position start + i
+    la, lb = (np.asarray(_run(prior, tokens[:10], jnp.int32(start), _with_init(_cond(0), t))) for t in (init, changed))
+    np.testing.assert_array_equal(la[: 7 - start], lb[: 7 - start])
+    assert np.all(np.any(np.abs(la[7 - start :] - lb[7 - start :]) > 1e-6, axis=-1))
+    # Positions beyond the initialisation's length read the "none" row, as an explicit -1 does.
+    short = np.asarray(_run(prior, tokens[:10], jnp.int32(start), _with_init(_cond(0), init[:9])))
+    padded = np.asarray(_run(prior, tokens[:10], jnp.int32(start), _with_init(_cond(0), np.r_[init[:9], -1, -1, -1])))
+    np.testing.assert_array_equal(short, padded)
+    plain = Prior(V, dataclasses.replace(config, read_init=False), key=jax.random.key(0))
+    np.testing.assert_array_equal(*(np.asarray(_run(plain, tokens[:10], jnp.int32(start), _with_init(_cond(0), t)))
+                                    for t in (init, changed)))
+
+
+def test_reading_the_initialisation_needs_a_per_weight_tokeniser_and_a_fixed_seed_zoo():
+    from models.igpg import TokeniserConfig
+    from models.igpg._pipeline import IgpgConfig, ZooEntry, entry_conditioning
+    from models.igpg._tasks import classes_only
+    from models.zoo import load_source
+
+    with pytest.raises(ValueError, match=r"PriorConfig\(read_init=True\) needs TokeniserConfig\(per_weight=True\)"):
+        IgpgConfig(TokeniserConfig(), PriorConfig(read_init=True))
+    config = IgpgConfig(TokeniserConfig(chunk_size=4, tokens_per_chunk=4, per_weight=True), PriorConfig(read_init=True))
+    task = classes_only(load_source("digits"), (0, 1, 2))
+    arch = Architecture.parse("mlp dense-3 dense-10 tanh")
+    space = arch.space(64)
+    params = jax.tree.map(lambda a: a[None], space.init(jax.random.key(0)))
+    with pytest.raises(ValueError, match="needs fixed-seed zoos.*shared_init=True"):
+        entry_conditioning(ZooEntry(task, arch, params), None, config)

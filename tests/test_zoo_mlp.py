@@ -98,6 +98,21 @@ def test_a_shared_init_zoo_starts_every_network_at_one_point_and_trains_each_its
     # Negative check: the default zoo starts each network somewhere else.
     default = np.asarray(zoo.checkpoints[0][0])[:, 0]
     assert not np.array_equal(default[0], default[1])
+    # The initialisation is a function of the shapes and the seed alone (to float32 rounding:
+    # the zoo draws it inside its vmapped training program), and IGPG's zoo entries carry it.
+    from models.igpg._pipeline import zoo_entries
+    from models.igpg._tasks import identity_task
+    from models.zoo import shared_initialisation
+
+    shapes = [(np.shape(w)[1:], np.shape(b)[1:]) for w, b in shared.params]
+    for (w, b), (w0, b0) in zip(shared_initialisation(shapes, config.seed), shared.checkpoints):
+        np.testing.assert_allclose(np.asarray(w), np.asarray(w0)[0, 0], rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(b0)[0, 0])
+    other_seed = shared_initialisation(shapes, config.seed + 1)
+    assert np.abs(np.asarray(other_seed[0][0]) - np.asarray(start[0][0])).max() > 0.1
+    for entry in zoo_entries(identity_task(digits[0]), shared):  # one entry per activation, one start for all
+        np.testing.assert_array_equal(np.asarray(entry.init[0][0]), start[0][0])
+    assert all(e.init is None for e in zoo_entries(identity_task(digits[0]), zoo))  # each its own start
     # The command's --shared-init builds the same zoo.
     argv = ["zoo", "mlp", "--source", str(digits[1]), "--out", str(tmp_path / "cli"), *FLAGS[:2], "-n", "4",
             *FLAGS[4:], "--init-scale", "1,1", "--shared-init"]

@@ -38,11 +38,28 @@ def _key_data(key) -> list:
     return np.asarray(key).tolist()
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def optimiser_for(schedule: str, lr: float, steps: int) -> optax.GradientTransformation:
+    """Adam at ``lr``; ``"cosine"``: linear warm-up over the first 5 % of steps, cosine decay to
+    ``lr / 20`` and gradient norms clipped at 1 (a transformer fitted at a constant rate ends
+    where the step noise leaves it, not at the loss it can reach)."""
+    if schedule == "constant":
+        return optax.adam(lr)
+    if schedule == "cosine":
+        warmup = max(1, steps // 20)
+        rate = optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(steps, warmup + 1), end_value=lr / 20)
+        return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(rate))
+    raise ValueError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+
+
 def fit_scanned(model, loss_fn, data, *, steps, batch_size, lr, key, temperature=None, desc="", progress=True,
                 block: int = 50, checkpoint: str | Path | None = None, settings: dict | None = None,
-                checkpoint_seconds: float = 60.0):
+                checkpoint_seconds: float = 60.0, schedule: str = "constant"):
     """Adam on ``loss_fn(model, *batch, temperature, key) -> (loss, parts)``, ``block`` steps per compiled scan.
 
+    ``schedule``: the learning rate over the fit (``optimiser_for``).
     Batches are drawn with replacement from the rows of every array in ``data``. Returns the
     model and the per-step history of the loss and of every entry of ``parts``, and under
     ``"seconds"`` the fit's training time, summed over the runs that resumed it. With
@@ -56,7 +73,7 @@ def fit_scanned(model, loss_fn, data, *, steps, batch_size, lr, key, temperature
 
     n = jax.tree_util.tree_leaves(data)[0].shape[0]
     params, static = eqx.partition(model, eqx.is_inexact_array)
-    optimiser = optax.adam(lr)
+    optimiser = optimiser_for(schedule, lr, steps)
     state = optimiser.init(params)
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
 
@@ -85,7 +102,7 @@ def fit_scanned(model, loss_fn, data, *, steps, batch_size, lr, key, temperature
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
         run_settings = json.loads(json.dumps({  # as the header will hold them (tuples as lists)
-            **(settings or {}), "steps": steps, "batch_size": batch_size, "lr": lr, "block": block,
+            **(settings or {}), "steps": steps, "batch_size": batch_size, "lr": lr, "block": block, "schedule": schedule,
             "key": _key_data(key), "dtype": str(dtype), "data": fingerprint(data)}))
         saved = load_checkpoint(checkpoint, run_settings, (params, state))
         if saved is not None:

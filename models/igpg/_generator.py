@@ -17,11 +17,12 @@ from models.igpg._tokeniser import Tokeniser
 
 
 def conditioning(architecture: Architecture | str, images: np.ndarray, labels: np.ndarray, *, n_classes: int | None = None,
-                 seed: int = 0) -> Conditioning:
+                 seed: int = 0, init_tokens: np.ndarray | None = None) -> Conditioning:
     """The prefix inputs for a task (its images ``[N, H, W, C]`` and labels) and an architecture.
 
     ``n_classes``: the task's label space (default: the largest label + 1); a class with no
-    images (a subset task) is masked out of the dataset embedding.
+    images (a subset task) is masked out of the dataset embedding. ``init_tokens``: the
+    tokens of the network's initialisation, for a prior that reads it (``read_init``).
     """
     arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
     top = int(np.max(labels)) + 1
@@ -36,8 +37,9 @@ def conditioning(architecture: Architecture | str, images: np.ndarray, labels: n
     protos, cmask = class_prototypes(images, labels, n_classes, seed=seed)
     feats, amask = arch.word_features()
     layout = ChunkLayout(arch.space(input_width(arch, tuple(np.shape(images)[1:]))), 1)
+    init = np.full(1, -1, np.int32) if init_tokens is None else np.asarray(init_tokens, np.int32)
     return Conditioning(jnp.asarray(protos), jnp.asarray(cmask), jnp.asarray(feats), jnp.asarray(amask),
-                        jnp.asarray(layout.segments()))
+                        jnp.asarray(layout.segments()), jnp.asarray(init))
 
 
 def input_width(architecture: Architecture, image_shape: tuple[int, int, int]) -> int:
@@ -69,15 +71,27 @@ class Generator(eqx.Module):
         temperature: float = 1.0,
         top_k: int | None = None,
         n_classes: int | None = None,
+        init: tuple | None = None,
+        init_seed: int = 0,
     ) -> tuple[symm.WeightSpace, tuple]:
         """A network for the task, as ``(space, params)``: ``params`` is a point of ``space`` (checked).
 
         ``n_classes``: the task's label space, where some classes have no images (default: the
-        largest label + 1)."""
+        largest label + 1). A prior that reads the initialisation (``read_init``) is given
+        ``init``, or else the fixed-seed zoos' initialisation of ``init_seed``
+        (``models.zoo.shared_initialisation``) for this architecture."""
         arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
         space = arch.space(input_width(arch, tuple(np.shape(images)[1:])))
         layout = ChunkLayout(space, self.tokeniser.chunk_size)
-        cond = conditioning(arch, images, labels, n_classes=n_classes)
+        init_tokens = None
+        if self.prior.init_embedding is not None:
+            if init is None:
+                from models.zoo import shared_initialisation
+
+                init = shared_initialisation(space.param_shapes, init_seed)
+            space.validate(init)
+            init_tokens = self.tokeniser.encode(layout, init)
+        cond = conditioning(arch, images, labels, n_classes=n_classes, init_tokens=init_tokens)
         tokens = generate_tokens(
             self.prior, cond, self.tokeniser.num_tokens(layout), key=key, temperature=temperature, top_k=top_k
         )

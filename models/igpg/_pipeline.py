@@ -36,16 +36,21 @@ class ZooShapeError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class ZooEntry:
-    """Networks ``params`` (leading network axis) of ``architecture``, trained on ``task``."""
+    """Networks ``params`` (leading network axis) of ``architecture``, trained on ``task``.
+
+    ``init``: the one initialisation they all started from (a fixed-seed zoo), or None."""
 
     task: Task
     architecture: Architecture
     params: tuple
+    init: tuple | None = None
 
     def __post_init__(self):
         space = self.space
         try:
             space.validate(self.params, batched=True)
+            if self.init is not None:
+                space.validate(self.init)
         except ValueError as error:
             raise ZooShapeError(
                 f"zoo for task {self.task.name!r} does not fit {str(self.architecture)!r}: {error}"
@@ -78,8 +83,19 @@ def zoo_entries(task: Task, zoo) -> list[ZooEntry]:
     entries = []
     for activation in sorted(set(zoo.activations)):
         part = zoo.where_activation(activation)
-        entries.append(ZooEntry(task, Architecture.parse(" ".join([*layers, activation])), part.params))
+        entries.append(ZooEntry(task, Architecture.parse(" ".join([*layers, activation])), part.params,
+                                _shared_start(part)))
     return entries
+
+
+def _shared_start(zoo) -> tuple | None:
+    """The zoo's initialisation when every network started from the same one (checkpoint 0 at step 0)."""
+    if "ckpt.W0" not in zoo.arrays or not np.all(np.asarray(zoo["checkpoint_step"])[:, 0] == 0):
+        return None
+    start = jax.tree.map(lambda a: np.asarray(a[:, 0]), zoo.checkpoints)
+    if not all(np.array_equal(a, np.broadcast_to(a[:1], a.shape)) for a in jax.tree_util.tree_leaves(start)):
+        return None
+    return jax.tree.map(lambda a: a[0], start)
 
 
 def build_zoo_entries(task: Task, architecture: Architecture | str, out, *, n: int, steps=(200, 400), seed: int = 0,
@@ -128,9 +144,26 @@ class IgpgConfig:
     canonicalise: bool = False
 
     def __post_init__(self):
-        if self.prior.weight_coordinates and not self.tokeniser.per_weight:
-            raise ValueError("PriorConfig(weight_coordinates=True) needs TokeniserConfig(per_weight=True): "
-                             "only then is token p the weight p whose coordinates it reads")
+        for option in ("weight_coordinates", "read_init"):
+            if getattr(self.prior, option) and not self.tokeniser.per_weight:
+                raise ValueError(f"PriorConfig({option}=True) needs TokeniserConfig(per_weight=True): "
+                                 "only then is token p the weight p whose coordinates and initialisation it reads")
+
+
+def entry_conditioning(entry: ZooEntry, tokeniser: Tokeniser, config: IgpgConfig):
+    """The prior's conditioning for the networks of ``entry`` (with their initialisation's tokens
+    when the prior reads it)."""
+    init_tokens = None
+    if config.prior.read_init:
+        if entry.init is None:
+            raise ValueError(f"PriorConfig(read_init=True) needs fixed-seed zoos, and the zoo for task "
+                             f"{entry.task.name!r} ({entry.architecture}) did not start from one initialisation: "
+                             "build it with shared_init=True")
+        # The raw initialisation, canonicalised variant or not: generation has only that.
+        init = jax.tree.map(lambda a: jnp.asarray(a, tokeniser.vqvae.codebook.dtype), entry.init)
+        init_tokens = tokeniser.encode(ChunkLayout(entry.space, tokeniser.chunk_size), init)
+    return conditioning(entry.architecture, *entry.task.conditioning_images(), n_classes=entry.task.n_classes,
+                        init_tokens=init_tokens)
 
 
 def prepare_params(entry: ZooEntry, canonicalise: bool, dtype):
@@ -166,7 +199,7 @@ def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, ke
     sequences, conds = [], []
     for entry, layout, params in zip(entries, layouts, prepared):
         tokens = np.asarray(tokeniser.encode_batch(layout, params))
-        cond = conditioning(entry.architecture, *entry.task.conditioning_images(), n_classes=entry.task.n_classes)
+        cond = entry_conditioning(entry, tokeniser, config)
         sequences.extend(tokens)
         conds.extend([cond] * len(tokens))
     prior, prior_history = train_prior(sequences, conds, tokeniser.codebook_size, config.prior, key=k_prior,

@@ -11,6 +11,11 @@ read class by class rather than from one pooled vector. With ``weight_coordinate
 per-weight tokeniser: token ``p`` is weight ``p``), every ``pos(p)`` also carries where weight
 ``p`` sits (layer counted from the output, weight or bias, row, column, kernel offset), so
 what the prior learns about "the output layer's row ``k``" is shared by all architectures.
+With ``read_init`` (a fixed-seed zoo, per-weight tokens), every ``pos(p)`` also carries the
+token of weight ``p``'s *initialisation*: a fixed-seed network is its initialisation moved by
+training, and the initialisation is an arbitrary value per weight that a prior otherwise has
+to memorise position by position (``models.zoo.shared_initialisation`` gives it for any
+architecture, seen or not).
 
 Output ``i`` is the distribution of token ``s+i`` given the prefix and the window's earlier
 tokens; every input carries the absolute position of the token it predicts, so a
@@ -44,6 +49,7 @@ class Conditioning(eqx.Module):
     arch_features: Float[Array, "w f"]
     arch_mask: Array
     segments: Int[Array, "s 7"]  # ChunkLayout.segments(): where each weight sits, for weight coordinates
+    init_tokens: Int[Array, " n"]  # the tokens of the network's initialisation (-1: none), for read_init
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,11 +66,17 @@ class PriorConfig:
     dataset_at_every_position: bool = False
     dataset_per_class: bool = False
     weight_coordinates: bool = False
+    read_init: bool = False
     steps: int = 3000
     batch_size: int = 32
     lr: float = 3e-4
+    schedule: str = "constant"  # or "cosine": warm-up, cosine decay, clipped gradients (models.igpg._fit)
 
     def __post_init__(self):
+        from models.igpg._fit import SCHEDULES
+
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}")
         if self.d_model % self.heads:
             raise ValueError(f"d_model {self.d_model} must be a multiple of heads {self.heads}")
         if self.context < 2 or self.context > self.max_positions:
@@ -110,6 +122,7 @@ class Prior(eqx.Module):
     dataset_at_every_position: bool = eqx.field(static=True)
     dataset_per_class: bool = eqx.field(static=True)
     coordinate_embeddings: tuple[Float[Array, "_ d"], ...] | None
+    init_embedding: eqx.nn.Embedding | None
 
     def __init__(self, codebook_size: int, config: PriorConfig, *, dtype=None, key: PRNGKeyArray):
         keys = jax.random.split(key, 7 + config.layers)
@@ -132,6 +145,9 @@ class Prior(eqx.Module):
             sizes = (MAX_SEGMENTS // 2, 3, COORDINATE_TABLE, COORDINATE_TABLE, COORDINATE_TABLE)
             self.coordinate_embeddings = tuple(0.02 * jax.random.normal(k, (m, d), dtype)
                                                for k, m in zip(jax.random.split(keys[6], len(sizes)), sizes))
+        # One row per code of the initialisation's token at the predicted position, and one for "none".
+        self.init_embedding = (eqx.nn.Embedding(codebook_size + 1, d, key=jax.random.fold_in(keys[6], 1), dtype=dtype)
+                               if config.read_init else None)
 
     @property
     def codebook_size(self) -> int:
@@ -169,6 +185,10 @@ class Prior(eqx.Module):
             coords = weight_coordinates(cond.segments, start + jnp.arange(n + 1, dtype=jnp.int32))
             for table, c in zip(self.coordinate_embeddings, coords.T):
                 pos = pos + table[jnp.minimum(c, table.shape[0] - 1)]
+        if self.init_embedding is not None:
+            # Padded so that a window running past the end of the network reads "none".
+            ids = jax.lax.dynamic_slice_in_dim(jnp.pad(cond.init_tokens, (0, n + 1), constant_values=-1), start, n + 1)
+            pos = pos + jax.vmap(self.init_embedding)(jnp.where(ids < 0, self.codebook_size, ids))
         classes, d_emb = self._dataset(cond)
         a_emb = self._architecture(cond)
         x_tokens = jax.vmap(self.token_embedding)(tokens) + pos[1:]

@@ -62,10 +62,14 @@ def train_prior(
         loss = window_loss(model, windows, starts, length, cond)
         return loss, {}
 
+    # Initialisation tokens of networks of different lengths, padded with "none" to one length.
+    width = max(c.init_tokens.shape[0] for c in conds)
+    conds = [eqx.tree_at(lambda c: c.init_tokens, c, jnp.pad(c.init_tokens, (0, width - c.init_tokens.shape[0]),
+                                                             constant_values=-1)) for c in conds]
     data = (jnp.asarray(padded), jnp.asarray(lengths), stack_conditioning(conds))
     return fit_scanned(
         prior, loss_fn, data, steps=config.steps, batch_size=config.batch_size, lr=config.lr, key=key,
         desc="prior", progress=progress, checkpoint=checkpoint,
         settings={**dataclasses.asdict(config), "codebook_size": codebook_size},
-        checkpoint_seconds=checkpoint_seconds,
+        checkpoint_seconds=checkpoint_seconds, schedule=config.schedule,
     )

@@ -6,6 +6,7 @@ from models.zoo._inr_zoo import InrZooConfig, build_inr_zoo, fit_sirens, pixel_g
 from models.zoo._sources import ImageSource, SourceError, load_source
 from models.zoo._plots import plot_accuracy_histogram, plot_psnr_histogram, plot_reconstructions, plot_zoo
 from models.zoo._storage import SPLITS, Zoo, ZooFormatError, load_zoo
+from models.zoo._trained_zoo import shared_initialisation
 
 __all__ = [
     "SPLITS",
@@ -30,6 +31,7 @@ __all__ = [
     "plot_reconstructions",
     "plot_zoo",
     "reconstruct",
+    "shared_initialisation",
     "train_cnns",
     "train_mlps",
 ]

@@ -138,6 +138,16 @@ def he_init(key, shapes, init_scale):
     return tuple(params)
 
 
+def shared_initialisation(shapes, seed: int = 0) -> tuple:
+    """The one initialisation every network of a ``shared_init`` zoo of ``seed`` starts from.
+
+    A function of the shapes and the seed alone, so a generator that reads it can be given
+    the initialisation of an architecture it never saw a zoo of."""
+    from models.zoo._inr_zoo import network_seeds
+
+    return he_init(_keys(network_seeds(seed, [0])[0])[0], [tuple(map(tuple, s)) for s in shapes], 1.0)
+
+
 def activate(z, activation: int):
     """``activation`` is 0 (relu) or 1 (tanh), a Python int: a vmapped group of networks shares
     one (``train_networks`` groups them so), and computes only that one."""
