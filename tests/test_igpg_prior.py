@@ -324,3 +324,44 @@ def test_reading_the_initialisation_needs_a_per_weight_tokeniser_and_a_fixed_see
     params = jax.tree.map(lambda a: a[None], space.init(jax.random.key(0)))
     with pytest.raises(ValueError, match="needs fixed-seed zoos.*shared_init=True"):
         entry_conditioning(ZooEntry(task, arch, params), None, config)
+
+
+def test_the_cosine_schedule_warms_up_decays_and_clips():
+    from models.igpg._fit import optimiser_for
+
+    params = {"w": jnp.zeros(3)}
+    grads = {"w": jnp.asarray([30.0, 40.0, 0.0])}  # norm 50: clipped to 1
+    opt = optimiser_for("cosine", 1e-2, 100)
+    state = opt.init(params)
+    steps = []
+    with jax.numpy_dtype_promotion("standard"):  # as fit_scanned runs it: optax mixes floats and int32 counts
+        for _ in range(100):
+            update, state = opt.update(grads, state, params)
+            steps.append(float(-update["w"][0]))
+    # Adam's first step moves each coordinate by ~lr whatever the gradient's size: the step is the rate.
+    assert steps[0] == 0.0 and steps[5] == pytest.approx(1e-2, rel=1e-3)
+    assert steps[-1] == pytest.approx(1e-2 / 20, rel=0.05) and steps[-1] < steps[50] < steps[5]
+    constant = optimiser_for("constant", 1e-2, 100)
+    with jax.numpy_dtype_promotion("standard"):
+        update, _ = constant.update(grads, constant.init(params), params)
+    assert float(-update["w"][0]) == pytest.approx(1e-2, rel=1e-3)
+    # Clipping: Adam fed the clipped gradients by hand (norm 50 -> 1, norm 0.5 kept) moves as the
+    # schedule does, and differs from Adam fed them raw.
+    import optax
+
+    rate = optax.warmup_cosine_decay_schedule(0.0, 1e-2, 5, 100, end_value=1e-2 / 20)
+    small = {"w": jnp.asarray([0.3, 0.4, 0.0])}
+    with jax.numpy_dtype_promotion("standard"):
+        def two_steps(optimiser, first, second):
+            state = optimiser.init(params)
+            for g in (first, first, second):
+                update, state = optimiser.update(g, state, params)
+            return np.asarray(update["w"])
+
+        clipped = two_steps(opt, grads, small)
+        by_hand = two_steps(optax.adam(rate), {"w": grads["w"] / 50.0}, small)
+        raw = two_steps(optax.adam(rate), grads, small)
+    np.testing.assert_allclose(clipped, by_hand, rtol=1e-6)
+    assert np.abs(clipped - raw).max() > 1e-2 * np.abs(raw).max()
+    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+        PriorConfig(schedule="linear")
