@@ -113,3 +113,34 @@ def test_symmetry_aware_variant_tokenises_every_orbit_element_alike(source):
     # Without canonicalisation the two copies are different inputs.
     raw_a, raw_b = prepare_params(entry, False, jnp.float64), prepare_params(moved, False, jnp.float64)
     assert not np.allclose(np.asarray(raw_a[0][0]), np.asarray(raw_b[0][0]))
+
+
+def test_a_prior_that_reads_the_initialisation_generates_from_the_fixed_seed_start_of_any_architecture(source):
+    """Trained on a fixed-seed zoo (every network its shared start plus noise), the generator is given that
+    start, and for an architecture with no zoo it takes ``models.zoo.shared_initialisation``'s."""
+    from models.zoo import shared_initialisation
+
+    config = IgpgConfig(
+        TokeniserConfig(chunk_size=8, tokens_per_chunk=8, codebook_size=16, code_dim=1, hidden=16, per_weight=True,
+                        steps=50, batch_size=64),
+        dataclasses.replace(CONFIG.prior, read_init=True),
+    )
+    arch = Architecture.parse(TRAIN_ARCH)
+    space = arch.space(1)
+    start = jax.tree.map(jnp.asarray, shared_initialisation(space.param_shapes, 0))
+    noise = jax.vmap(lambda k: space.init(k, dtype=jnp.float32))(jax.random.split(jax.random.key(0), 6))
+    task = class_subset(source, (0, 1, 2, 3))
+    entry = ZooEntry(task, arch, jax.tree.map(lambda s, n: s[None] + 0.1 * n, start, noise), init=start)
+    generator, _ = train_igpg([entry], config, key=jax.random.key(0), progress=False)
+    images, labels = task.conditioning_images()
+    for description in (TRAIN_ARCH, HELD_OUT_ARCH):
+        held_space = Architecture.parse(description).space(1)
+        implicit = generator.generate(description, images, labels, key=jax.random.key(1), temperature=0.0)[1]
+        explicit = generator.generate(description, images, labels, key=jax.random.key(1), temperature=0.0,
+                                      init=shared_initialisation(held_space.param_shapes, 0))[1]
+        held_space.validate(implicit)
+        for a, b in zip(jax.tree_util.tree_leaves(implicit), jax.tree_util.tree_leaves(explicit)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(ValueError, match="init is not an initialisation of 'cnn conv3x3-2 gap dense-4 relu': params has 3"):
+        generator.generate(TRAIN_ARCH, images, labels, key=jax.random.key(1),
+                           init=shared_initialisation(Architecture.parse(HELD_OUT_ARCH).space(1).param_shapes, 0))

@@ -89,7 +89,10 @@ class Generator(eqx.Module):
                 from models.zoo import shared_initialisation
 
                 init = shared_initialisation(space.param_shapes, init_seed)
-            space.validate(init)
+            try:
+                space.validate(init)
+            except ValueError as error:
+                raise ValueError(f"init is not an initialisation of {str(arch)!r}: {error}") from None
             init_tokens = self.tokeniser.encode(layout, init)
         cond = conditioning(arch, images, labels, n_classes=n_classes, init_tokens=init_tokens)
         tokens = generate_tokens(
