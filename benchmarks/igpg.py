@@ -113,6 +113,42 @@ def _fmt(values) -> str:
     return f"{values.mean():.3f} ± {values.std():.3f}"
 
 
+def readme_tables(results: dict, cases: list[str], full_variant: str) -> str:
+    """The README's tables: per case, start x epoch for the full model; then one row per variant."""
+    full = results[full_variant]
+    lines = []
+    for case in cases:
+        starts = dict.fromkeys(name.split(" | ")[1] for name in full if name.startswith(f"{case} | "))
+        lines += [f"{case}, test accuracy after fine-tuning epochs {' / '.join(map(str, EPOCHS))} "
+                  f"({full_variant}, {len(full['prior_s'])} seeds):", "",
+                  "| start | " + " | ".join(f"epoch {e}" for e in EPOCHS) + " |", "|---" * (len(EPOCHS) + 1) + "|"]
+        lines += [f"| {start} | " + " | ".join(_fmt(full[f"{case} | {start} | epoch {e}"]) for e in EPOCHS) + " |"
+                  for start in starts]
+        lines.append("")
+    case = cases[0]
+    fidelity = [name for name in full if name.startswith("tokeniser fidelity | ")]
+    lines += [f"Variants ({case}, generated networks and the mean of each seed's samples; memorisation = relative "
+              "distance to the nearest training network, canonicalised):", "",
+              "| variant | seeds | prior loss | generated, epoch 0 / 1 / 5 | mean of samples, epoch 0 / 1 | memorisation "
+              "| own / other task's NLL | tokeniser fidelity (accuracy gap per training arch) | tokeniser s | prior s "
+              "| generate s/net |", "|---" * 11 + "|"]
+    for variant, row in results.items():
+        gen = " / ".join(f"{np.mean(row[f'{case} | generated | epoch {e}']):.3f}" for e in EPOCHS)
+        mean = " / ".join(f"{np.mean(row[f'{case} | {GENERATED_MEAN} | epoch {e}']):.3f}" for e in EPOCHS[:2])
+        nll = (f"{np.mean(row['prior NLL | own task' + chr(39) + 's conditioning']):.3f} / "
+               f"{np.mean(row['prior NLL | another task' + chr(39) + 's conditioning']):.3f}")
+        fid = " / ".join(f"{np.mean(row[name]):+.3f}" for name in fidelity)
+        loss = _fmt(row["prior_loss"]) if "prior_loss" in row else "-"
+        lines.append(f"| {variant} | {len(row['prior_s'])} | {loss} | {gen} (± {np.std(row[f'{case} | generated | epoch 0']):.3f}) "
+                     f"| {mean} | {_fmt(row['memorisation | generated'])} | {nll} | {fid} | {np.mean(row['tokeniser_s']):.0f} "
+                     f"| {np.mean(row['prior_s']):.0f} | {np.mean(row['generate_s']):.1f} |")
+    if "memorisation | training net + noise" in full:
+        lines += ["", f"Memorisation baselines ({full_variant}): training network + 10% noise "
+                  f"{_fmt(full['memorisation | training net + noise'])}, ensemble average "
+                  f"{_fmt(full['memorisation | ensemble average'])}."]
+    return "\n".join(lines)
+
+
 def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: int = 3, progress: bool = True,
          variants: tuple[str, ...] | None = None, ablation_seeds: int | None = None) -> dict:
     """Every variant of ``_configs`` (or only ``variants``) x ``seeds`` (the ablations x
@@ -171,6 +207,7 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
                 row = {"tokeniser_s": [], "prior_s": [], "generate_s": []}
                 row["tokeniser_s"].append(info["tokeniser_seconds"])
                 row["prior_s"].append(info["prior_seconds"])
+                row.setdefault("prior_loss", []).append(float(np.mean(info["prior_history"]["loss"][-100:])))
                 row.setdefault("codes_used", []).append(int((info["codebook_usage"] > 0).sum()))
                 # Does the prior read the dataset prefix? Networks of a few training tasks, under their
                 # own task's conditioning and under each other one's (equal: the prefix is ignored).
@@ -242,6 +279,7 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
     if full_variant in results:
         figure = plot_benchmark(out / "igpg.png", results[full_variant], list(cases), EPOCHS)
         print(f"\nfigure: {figure}")
+        print(f"\n# README tables\n\n{readme_tables(results, list(cases), full_variant)}")
     return results
 
 

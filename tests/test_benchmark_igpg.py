@@ -41,6 +41,10 @@ def test_igpg_benchmark_tiny_fills_every_row_and_resumes(tmp_path, monkeypatch):
     assert full["prior NLL | own task's conditioning"][0] > 0
     assert len(full["memorisation | generated"]) == bench.SCALES["tiny"]["samples"]
     assert (tmp_path / "tiny" / "igpg.png").stat().st_size > 10_000  # curves and memorisation histogram
+    cases = ["held-out task", *(f"held-out architecture {a}" for a in bench.SCALES["tiny"]["held_archs"])]
+    tables = bench.readme_tables(first, cases, "IGPG")
+    assert tables.count("| generated | ") == len(cases) and "| no dataset embedding | 1 | " in tables
+    assert full["prior_loss"][0] > 0
     saved = sorted(tmp_path.glob("tiny/runs/*/seed-0/evaluation.json"))
     assert len(saved) == 2 and json.loads(saved[0].read_text())
     # The ablation tokenises the same networks with the same settings and key: it reads the
