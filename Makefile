@@ -18,10 +18,10 @@ demo: $(STAMP)
 	$(PY) -m examples.demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist worksteal -q
 
 test-all: $(STAMP)
-	$(PY) -m pytest -n 2 -q -m ''
+	$(PY) -m pytest -n 2 --dist worksteal -q -m ''
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .jax-cache

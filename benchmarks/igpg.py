@@ -40,7 +40,7 @@ import numpy as np
 SCALES = {
     "tiny": dict(train_tasks=2, networks=3, baseline_tasks=1, zoo_steps=20, tok_steps=60, prior_steps=30, samples=2, tiny=True,
                  archs=("cnn conv3x3-2 gap dense-10 relu", "mlp dense-4 dense-10 tanh"),
-                 held_archs=("cnn conv3x3-3 gap dense-10 relu", "mlp dense-6 dense-10 tanh")),
+                 held_archs=("mlp dense-6 dense-10 tanh",)),  # one held-out case: the test's cost is compiling
     "small": dict(train_tasks=16, networks=6, baseline_tasks=4, zoo_steps=300, tok_steps=3000, prior_steps=1500, d_model=128,
                   samples=4, tiny=False,
                   archs=("mlp dense-12 dense-10 tanh", "cnn conv3x3-8 conv3x3-8 gap dense-10 relu",

@@ -122,8 +122,8 @@ def test_a_prior_that_reads_the_initialisation_generates_from_the_fixed_seed_sta
 
     config = IgpgConfig(
         TokeniserConfig(chunk_size=8, tokens_per_chunk=8, codebook_size=16, code_dim=1, hidden=16, per_weight=True,
-                        steps=50, batch_size=64),
-        dataclasses.replace(CONFIG.prior, read_init=True),
+                        steps=20, batch_size=64),
+        dataclasses.replace(CONFIG.prior, read_init=True, steps=20),
     )
     arch = Architecture.parse(TRAIN_ARCH)
     space = arch.space(1)
@@ -133,14 +133,13 @@ def test_a_prior_that_reads_the_initialisation_generates_from_the_fixed_seed_sta
     entry = ZooEntry(task, arch, jax.tree.map(lambda s, n: s[None] + 0.1 * n, start, noise), init=start)
     generator, _ = train_igpg([entry], config, key=jax.random.key(0), progress=False)
     images, labels = task.conditioning_images()
-    for description in (TRAIN_ARCH, HELD_OUT_ARCH):
-        held_space = Architecture.parse(description).space(1)
-        implicit = generator.generate(description, images, labels, key=jax.random.key(1), temperature=0.0)[1]
-        explicit = generator.generate(description, images, labels, key=jax.random.key(1), temperature=0.0,
-                                      init=shared_initialisation(held_space.param_shapes, 0))[1]
-        held_space.validate(implicit)
-        for a, b in zip(jax.tree_util.tree_leaves(implicit), jax.tree_util.tree_leaves(explicit)):
-            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    held_space = Architecture.parse(HELD_OUT_ARCH).space(1)  # no zoo of it: its start comes from the seed
+    implicit = generator.generate(HELD_OUT_ARCH, images, labels, key=jax.random.key(1), temperature=0.0)[1]
+    explicit = generator.generate(HELD_OUT_ARCH, images, labels, key=jax.random.key(1), temperature=0.0,
+                                  init=shared_initialisation(held_space.param_shapes, 0))[1]
+    held_space.validate(implicit)
+    for a, b in zip(jax.tree_util.tree_leaves(implicit), jax.tree_util.tree_leaves(explicit)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(ValueError, match="init is not an initialisation of 'cnn conv3x3-2 gap dense-4 relu': params has 3"):
         generator.generate(TRAIN_ARCH, images, labels, key=jax.random.key(1),
                            init=shared_initialisation(Architecture.parse(HELD_OUT_ARCH).space(1).param_shapes, 0))
