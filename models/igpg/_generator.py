@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import PRNGKeyArray
+from jaxtyping import Array, PRNGKeyArray
 
 import symm
 from models.igpg._architecture import Architecture
@@ -40,6 +40,17 @@ def conditioning(architecture: Architecture | str, images: np.ndarray, labels: n
     init = np.full(1, -1, np.int32) if init_tokens is None else np.asarray(init_tokens, np.int32)
     return Conditioning(jnp.asarray(protos), jnp.asarray(cmask), jnp.asarray(feats), jnp.asarray(amask),
                         jnp.asarray(layout.segments()), jnp.asarray(init))
+
+
+def initialisation_tokens(tokeniser: Tokeniser, architecture: Architecture, space: symm.WeightSpace, init) -> Array:
+    """The tokens of a network's initialisation ``init`` (a point of ``space``), as a prior that
+    reads it (``read_init``) sees them, in training and in generation alike."""
+    try:
+        space.validate(init)
+    except ValueError as error:
+        raise ValueError(f"init is not an initialisation of {str(architecture)!r}: {error}") from None
+    init = jax.tree.map(lambda a: jnp.asarray(a, tokeniser.vqvae.codebook.dtype), init)
+    return tokeniser.encode(ChunkLayout(space, tokeniser.chunk_size), init)
 
 
 def input_width(architecture: Architecture, image_shape: tuple[int, int, int]) -> int:
@@ -89,11 +100,7 @@ class Generator(eqx.Module):
                 from models.zoo import shared_initialisation
 
                 init = shared_initialisation(space.param_shapes, init_seed)
-            try:
-                space.validate(init)
-            except ValueError as error:
-                raise ValueError(f"init is not an initialisation of {str(arch)!r}: {error}") from None
-            init_tokens = self.tokeniser.encode(layout, init)
+            init_tokens = initialisation_tokens(self.tokeniser, arch, space, init)
         cond = conditioning(arch, images, labels, n_classes=n_classes, init_tokens=init_tokens)
         tokens = generate_tokens(
             self.prior, cond, self.tokeniser.num_tokens(layout), key=key, temperature=temperature, top_k=top_k

@@ -21,7 +21,7 @@ from jaxtyping import PRNGKeyArray
 
 import symm
 from models.igpg._architecture import Architecture
-from models.igpg._generator import Generator, conditioning, input_width
+from models.igpg._generator import Generator, conditioning, initialisation_tokens, input_width
 from models.igpg._layout import ChunkLayout
 from models.igpg._prior import PriorConfig
 from models.igpg._tasks import Task
@@ -160,8 +160,7 @@ def entry_conditioning(entry: ZooEntry, tokeniser: Tokeniser, config: IgpgConfig
                              f"{entry.task.name!r} ({entry.architecture}) did not start from one initialisation: "
                              "build it with shared_init=True")
         # The raw initialisation, canonicalised variant or not: generation has only that.
-        init = jax.tree.map(lambda a: jnp.asarray(a, tokeniser.vqvae.codebook.dtype), entry.init)
-        init_tokens = tokeniser.encode(ChunkLayout(entry.space, tokeniser.chunk_size), init)
+        init_tokens = initialisation_tokens(tokeniser, entry.architecture, entry.space, entry.init)
     return conditioning(entry.architecture, *entry.task.conditioning_images(), n_classes=entry.task.n_classes,
                         init_tokens=init_tokens)
 
