@@ -115,9 +115,12 @@ def test_symmetry_aware_variant_tokenises_every_orbit_element_alike(source):
     assert not np.allclose(np.asarray(raw_a[0][0]), np.asarray(raw_b[0][0]))
 
 
-def test_a_prior_that_reads_the_initialisation_generates_from_the_fixed_seed_start_of_any_architecture(source):
+def test_a_prior_that_reads_the_initialisation_generates_from_the_fixed_seed_start_of_any_architecture(
+        source, monkeypatch):
     """Trained on a fixed-seed zoo (every network its shared start plus noise), the generator is given that
     start, and for an architecture with no zoo it takes ``models.zoo.shared_initialisation``'s."""
+    import models.igpg._generator as generator_module
+    import models.igpg._pipeline as pipeline
     from models.zoo import shared_initialisation
 
     config = IgpgConfig(
@@ -131,8 +134,28 @@ def test_a_prior_that_reads_the_initialisation_generates_from_the_fixed_seed_sta
     noise = jax.vmap(lambda k: space.init(k, dtype=jnp.float32))(jax.random.split(jax.random.key(0), 6))
     task = class_subset(source, (0, 1, 2, 3))
     entry = ZooEntry(task, arch, jax.tree.map(lambda s, n: s[None] + 0.1 * n, start, noise), init=start)
+    # What the prior is trained under: every network's conditioning carries the tokens of the zoo's start.
+    seen = {}
+    real_train_prior = pipeline.train_prior
+    monkeypatch.setattr(pipeline, "train_prior", lambda seqs, conds, *a, **k: seen.setdefault("conds", conds) and
+                        real_train_prior(seqs, conds, *a, **k))
     generator, _ = train_igpg([entry], config, key=jax.random.key(0), progress=False)
+    layout = ChunkLayout(space, generator.tokeniser.chunk_size)
+    start_tokens = np.asarray(generator.tokeniser.encode(layout, start))
+    assert len(seen["conds"]) == 6 and len(set(start_tokens.tolist())) > 1
+    for cond in seen["conds"]:
+        np.testing.assert_array_equal(np.asarray(cond.init_tokens), start_tokens)
     images, labels = task.conditioning_images()
+    # What it generates under: the given start's tokens, not the default one's.
+    other = shared_initialisation(space.param_shapes, 1)
+    real_generate_tokens = generator_module.generate_tokens
+    monkeypatch.setattr(generator_module, "generate_tokens", lambda prior, cond, *a, **k: seen.setdefault(
+        "generate", cond) is not None and real_generate_tokens(prior, cond, *a, **k))
+    generator.generate(TRAIN_ARCH, images, labels, key=jax.random.key(1), temperature=0.0, init=other)
+    np.testing.assert_array_equal(np.asarray(seen["generate"].init_tokens),
+                                  np.asarray(generator.tokeniser.encode(layout, jax.tree.map(jnp.asarray, other))))
+    assert not np.array_equal(np.asarray(seen["generate"].init_tokens), start_tokens)
+    monkeypatch.setattr(generator_module, "generate_tokens", real_generate_tokens)
     held_space = Architecture.parse(HELD_OUT_ARCH).space(1)  # no zoo of it: its start comes from the seed
     implicit = generator.generate(HELD_OUT_ARCH, images, labels, key=jax.random.key(1), temperature=0.0)[1]
     explicit = generator.generate(HELD_OUT_ARCH, images, labels, key=jax.random.key(1), temperature=0.0,
