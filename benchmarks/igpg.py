@@ -57,6 +57,8 @@ EPOCHS = (0, 1, 5)
 # conditional mean network (averaging is meaningful on fixed-seed zoos), against the zoo
 # mean, which averages over every training task.
 GENERATED_MEAN = "generated, mean of samples"
+# The conditioning check's two rows: a task's networks under its own conditioning and another task's.
+OWN_NLL, OTHER_NLL = "prior NLL | own task's conditioning", "prior NLL | another task's conditioning"
 # A fixed-seed zoo: every network of an architecture, on every task, starts from one
 # initialisation. Measured at small scale, with a zoo of independent initialisations the
 # generated networks were at chance (0.08 vs random 0.13, held-out task, seed 0): each
@@ -135,8 +137,7 @@ def readme_tables(results: dict, cases: list[str], full_variant: str) -> str:
     for variant, row in results.items():
         gen = " / ".join(f"{np.mean(row[f'{case} | generated | epoch {e}']):.3f}" for e in EPOCHS)
         mean = " / ".join(f"{np.mean(row[f'{case} | {GENERATED_MEAN} | epoch {e}']):.3f}" for e in EPOCHS[:2])
-        nll = (f"{np.mean(row['prior NLL | own task' + chr(39) + 's conditioning']):.3f} / "
-               f"{np.mean(row['prior NLL | another task' + chr(39) + 's conditioning']):.3f}")
+        nll = f"{np.mean(row[OWN_NLL]):.3f} / {np.mean(row[OTHER_NLL]):.3f}"
         fid = " / ".join(f"{np.mean(row[name]):+.3f}" for name in fidelity)
         loss = _fmt(row["prior_loss"]) if "prior_loss" in row else "-"
         lines.append(f"| {variant} | {len(row['prior_s'])} | {loss} | {gen} (± {np.std(row[f'{case} | generated | epoch 0']):.3f}) "
@@ -212,8 +213,8 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
                 # Does the prior read the dataset prefix? Networks of a few training tasks, under their
                 # own task's conditioning and under each other one's (equal: the prefix is ignored).
                 nll = _conditioning_nll(generator, [entries[(tk.name, arch0)] for tk in train_tasks[:4]], config)
-                row.setdefault("prior NLL | own task's conditioning", []).append(float(np.mean(np.diag(nll))))
-                row.setdefault("prior NLL | another task's conditioning", []).append(
+                row.setdefault(OWN_NLL, []).append(float(np.mean(np.diag(nll))))
+                row.setdefault(OTHER_NLL, []).append(
                     float(np.mean(nll[~np.eye(len(nll), dtype=bool)])))
                 for case, (task, arch, ref_entries) in cases.items():
                     images, labels = task.conditioning_images()

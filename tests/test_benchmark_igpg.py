@@ -36,9 +36,9 @@ def test_igpg_benchmark_tiny_fills_every_row_and_resumes(tmp_path, monkeypatch):
     # The conditioning check: a prior without the dataset prefix scores every task's networks
     # alike under any task's conditioning, to rounding.
     ablated = first["no dataset embedding"]
-    own, other = ablated["prior NLL | own task's conditioning"], ablated["prior NLL | another task's conditioning"]
+    own, other = ablated[bench.OWN_NLL], ablated[bench.OTHER_NLL]
     assert own[0] > 0 and abs(own[0] - other[0]) < 1e-9 * own[0]
-    assert full["prior NLL | own task's conditioning"][0] > 0
+    assert full[bench.OWN_NLL][0] > 0
     assert len(full["memorisation | generated"]) == bench.SCALES["tiny"]["samples"]
     assert (tmp_path / "tiny" / "igpg.png").stat().st_size > 10_000  # curves and memorisation histogram
     cases = ["held-out task", *(f"held-out architecture {a}" for a in bench.SCALES["tiny"]["held_archs"])]
