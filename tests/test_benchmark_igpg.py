@@ -29,7 +29,8 @@ def test_igpg_benchmark_tiny_fills_every_row_and_resumes(tmp_path, monkeypatch):
     assert set(first) == set(variants)
     full = first["IGPG"]
     for case in ("held-out task", *(f"held-out architecture {a}" for a in bench.SCALES["tiny"]["held_archs"])):
-        for start in ("generated", bench.GENERATED_MEAN, "random", "zoo mean", "best of another task"):
+        for start in ("generated", bench.GENERATED_MEAN, bench.GENERATED_EXPECTED, "random", "zoo mean",
+                      "best of another task"):
             for epoch in bench.EPOCHS:
                 assert all(0.0 <= v <= 1.0 for v in full[f"{case} | {start} | epoch {epoch}"])
     assert full["tokeniser_s"][0] > 0 and full["prior_s"][0] > 0

@@ -36,11 +36,14 @@ def test_saved_generator_loads_back_leaf_for_leaf(per_weight, tmp_path):
     tok = TokeniserConfig(chunk_size=4, tokens_per_chunk=4 if per_weight else 2, codebook_size=8, code_dim=2, hidden=8,
                           per_weight=per_weight)
     prior = PriorConfig(d_model=8, heads=2, layers=1, context=4, max_positions=16)
-    generator = _skeleton(tok, prior, np.float64)
+    # The per-weight case is a residual generator, with one architecture's mean network.
+    bases = {"mlp dense-2 dense-3 tanh": [[[2, 5], [2]], [[3, 2], [3]]]} if per_weight else None
+    generator = _skeleton(tok, prior, np.float64, bases)
     generator = jax.tree.map(lambda a: a + 1.0 if hasattr(a, "dtype") and a.dtype == np.float64 else a, generator)
     save_generator(tmp_path, generator, tok, prior, {"canonicalise": True})
     loaded, meta = load_generator(tmp_path)
     assert meta["canonicalise"] is True and meta["tokeniser"]["codebook_size"] == 8
     assert loaded.tokeniser.vqvae.per_weight is per_weight
+    assert list(loaded.bases) == list(bases or {})
     for a, b in zip(jax.tree_util.tree_leaves(generator), jax.tree_util.tree_leaves(loaded)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -280,6 +280,30 @@ def test_per_class_dataset_tokens_mark_absent_classes_and_ablate():
     np.testing.assert_array_equal(run(blind, cond), run(blind, moved))
 
 
+def test_each_output_row_reads_its_own_class_token_and_nothing_else_does():
+    """``dataset_at_output_rows``, with no blocks (each row sees only its own input): making class 2
+    absent changes exactly the logits that predict the output layer's row 2 (its weights and its
+    bias); the same prior without the option, or with the dataset ablated, ignores the change."""
+    import dataclasses
+
+    import symm
+
+    space = symm.WeightSpace.mlp((4, 3, 5), "relu")  # 12 + 3 hidden, then 15 + 5 output entries
+    config = dataclasses.replace(TINY, layers=0, context=40, dataset_per_class=True, dataset_at_output_rows=True)
+    cond = _with_segments(_cond(0), space)
+    absent = eqx.tree_at(lambda c: c.class_mask, cond, cond.class_mask.at[2].set(False))
+    tokens = jnp.zeros(34, jnp.int32)
+    row_2 = np.zeros(35, bool)
+    row_2[[15 + 2 * 3 + j for j in range(3)] + [30 + 2]] = True  # W[2, :] and b[2] of the output layer
+    run = lambda model, c: np.asarray(_run(model, tokens, jnp.int32(0), c))
+    prior = Prior(V, config, key=jax.random.key(0))
+    changed = np.any(np.abs(run(prior, absent) - run(prior, cond)) > 1e-6, axis=-1)
+    np.testing.assert_array_equal(changed, row_2)
+    for off in (dict(dataset_at_output_rows=False), dict(use_dataset=False)):
+        other = Prior(V, dataclasses.replace(config, **off), key=jax.random.key(0))
+        np.testing.assert_array_equal(run(other, absent), run(other, cond))
+
+
 def _with_init(cond, tokens):
     return eqx.tree_at(lambda c: c.init_tokens, cond, jnp.asarray(tokens, jnp.int32))
 

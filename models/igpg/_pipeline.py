@@ -21,7 +21,7 @@ from jaxtyping import PRNGKeyArray
 
 import symm
 from models.igpg._architecture import Architecture
-from models.igpg._generator import Generator, conditioning, initialisation_tokens, input_width
+from models.igpg._generator import Generator, conditioning, initialisation_tokens, input_width, subtract_base
 from models.igpg._layout import ChunkLayout
 from models.igpg._prior import PriorConfig
 from models.igpg._tasks import Task
@@ -137,17 +137,27 @@ class IgpgConfig:
 
     ``canonicalise`` (the symmetry-aware variant) is off by default: on fixed-seed zoos the
     raw weights are already aligned across networks, and sorting neurons breaks that
-    alignment (benchmarks/igpg.py measures both)."""
+    alignment (benchmarks/igpg.py measures both).
+
+    ``residual``: tokenise each network's difference from its architecture's mean network over
+    the training zoo (kept in ``Generator.bases``), so the prior models how a task's networks
+    differ from the average one rather than the average itself, which it would otherwise
+    have to memorise weight by weight. It replaces ``read_init`` (the value per weight that
+    the mean already holds)."""
 
     tokeniser: TokeniserConfig = TokeniserConfig()
     prior: PriorConfig = PriorConfig()
     canonicalise: bool = False
+    residual: bool = False
 
     def __post_init__(self):
-        for option in ("weight_coordinates", "read_init"):
+        for option in ("weight_coordinates", "read_init", "dataset_at_output_rows"):
             if getattr(self.prior, option) and not self.tokeniser.per_weight:
                 raise ValueError(f"PriorConfig({option}=True) needs TokeniserConfig(per_weight=True): "
-                                 "only then is token p the weight p whose coordinates and initialisation it reads")
+                                 "only then is token p the weight p whose coordinates, initialisation and class it reads")
+        if self.residual and self.prior.read_init:
+            raise ValueError("IgpgConfig(residual=True) replaces PriorConfig(read_init=True): the architecture's "
+                             "mean network already holds each weight's value; set read_init=False")
 
 
 def entry_conditioning(entry: ZooEntry, tokeniser: Tokeniser, config: IgpgConfig):
@@ -170,6 +180,14 @@ def prepare_params(entry: ZooEntry, canonicalise: bool, dtype):
     return symm.canonicalise_batch(entry.space, params) if canonicalise else params
 
 
+def architecture_means(entries: list[ZooEntry], prepared: list[tuple]) -> dict[str, tuple]:
+    """Each architecture's mean network over all its training networks (every task), by description."""
+    groups: dict[str, list] = {}
+    for entry, params in zip(entries, prepared):
+        groups.setdefault(str(entry.architecture), []).append(params)
+    return {arch: jax.tree.map(lambda *a: jnp.mean(jnp.concatenate(a), axis=0), *group) for arch, group in groups.items()}
+
+
 def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, key: PRNGKeyArray, dtype=None,
                progress: bool = True, checkpoint_dir: str | Path | None = None,
                checkpoint_seconds: float = 60.0) -> tuple[Generator, dict]:
@@ -187,6 +205,8 @@ def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, ke
     t0 = time.perf_counter()
     K = config.tokeniser.chunk_size
     prepared = [prepare_params(e, config.canonicalise, dtype) for e in entries]
+    bases = architecture_means(entries, prepared) if config.residual else {}
+    prepared = [subtract_base(p, bases.get(str(e.architecture)), batched=True) for e, p in zip(entries, prepared)]
     layouts = [ChunkLayout(e.space, K) for e in entries]
     chunks = np.concatenate([np.asarray(normalised_chunks(l, p, batched=True)).reshape(-1, K) for l, p in zip(layouts, prepared)])
     masks = np.concatenate([np.tile(l.mask(), (len(e), 1)) for l, e in zip(layouts, entries)])
@@ -211,7 +231,7 @@ def train_igpg(entries: list[ZooEntry], config: IgpgConfig = IgpgConfig(), *, ke
             "wall_seconds": t2 - t0, "tokeniser_history": tok_history,
             "prior_history": prior_history, "codebook_usage": np.bincount(np.concatenate(sequences),
                                                                          minlength=tokeniser.codebook_size)}
-    return Generator(tokeniser, prior), info
+    return Generator(tokeniser, prior, bases), info
 
 
 @eqx.filter_jit

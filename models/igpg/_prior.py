@@ -67,6 +67,7 @@ class PriorConfig:
     dataset_per_class: bool = False
     weight_coordinates: bool = False
     read_init: bool = False
+    dataset_at_output_rows: bool = False
     steps: int = 3000
     batch_size: int = 32
     lr: float = 3e-4
@@ -121,6 +122,7 @@ class Prior(eqx.Module):
     use_architecture: bool = eqx.field(static=True)
     dataset_at_every_position: bool = eqx.field(static=True)
     dataset_per_class: bool = eqx.field(static=True)
+    dataset_at_output_rows: bool = eqx.field(static=True)
     coordinate_embeddings: tuple[Float[Array, "_ d"], ...] | None
     init_embedding: eqx.nn.Embedding | None
 
@@ -140,6 +142,7 @@ class Prior(eqx.Module):
         self.use_architecture = config.use_architecture
         self.dataset_at_every_position = config.dataset_at_every_position
         self.dataset_per_class = config.dataset_per_class
+        self.dataset_at_output_rows = config.dataset_at_output_rows
         self.coordinate_embeddings = None
         if config.weight_coordinates:
             sizes = (MAX_SEGMENTS // 2, 3, COORDINATE_TABLE, COORDINATE_TABLE, COORDINATE_TABLE)
@@ -181,15 +184,20 @@ class Prior(eqx.Module):
         if n > self.context:
             raise ValueError(f"a window holds at most {self.context} tokens (the context), got {n}")
         pos = jax.lax.dynamic_slice_in_dim(self.position, start, n + 1)
-        if self.coordinate_embeddings is not None:
+        classes, d_emb = self._dataset(cond)
+        if self.coordinate_embeddings is not None or self.dataset_at_output_rows:
             coords = weight_coordinates(cond.segments, start + jnp.arange(n + 1, dtype=jnp.int32))
+        if self.coordinate_embeddings is not None:
             for table, c in zip(self.coordinate_embeddings, coords.T):
                 pos = pos + table[jnp.minimum(c, table.shape[0] - 1)]
+        if self.dataset_at_output_rows:
+            # The output layer's row k (its weights and bias) is class k's: it reads class k's token.
+            output_row = (coords[:, 0] == 0) & (coords[:, 1] < 2)
+            pos = pos + jnp.where(output_row[:, None], classes[jnp.minimum(coords[:, 2], classes.shape[0] - 1)], 0)
         if self.init_embedding is not None:
             # Padded so that a window running past the end of the network reads "none".
             ids = jax.lax.dynamic_slice_in_dim(jnp.pad(cond.init_tokens, (0, n + 1), constant_values=-1), start, n + 1)
             pos = pos + jax.vmap(self.init_embedding)(jnp.where(ids < 0, self.codebook_size, ids))
-        classes, d_emb = self._dataset(cond)
         a_emb = self._architecture(cond)
         x_tokens = jax.vmap(self.token_embedding)(tokens) + pos[1:]
         if self.dataset_at_every_position:
@@ -270,40 +278,65 @@ def generate_tokens(
     new window with the last ``overlap`` tokens generated (default half the context) and
     fills the rest, so every token sees at least ``overlap`` predecessors.
     """
-    context = prior.context
-    overlap = context // 2 if overlap is None else int(overlap)
-    if not 0 < overlap < context:
-        raise ValueError(f"overlap must lie in (0, context={context}), got {overlap}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
+    return _staged(prior, cond, length, key, overlap, float(temperature), top_k, None)[0]
 
-    out = np.zeros(length, np.int32)
+
+def expected_values(
+    prior: Prior, cond: Conditioning, length: int, values: Float[Array, " v"], *, overlap: int | None = None
+) -> tuple[Int[Array, " n"], Float[Array, " n"]]:
+    """The prior's expected value ``Σ_k p_k values[k]`` at each of ``length`` positions, and the tokens read.
+
+    For a per-weight tokeniser (``values[k]``: the weight code ``k`` decodes to), the expected
+    value is the prior's conditional mean weight rather than one draw from it. Each position is
+    conditioned on the earlier ones' tokens nearest to their expected values (deterministic;
+    staged as ``generate_tokens``)."""
+    return _staged(prior, cond, length, jax.random.key(0), overlap, 1.0, None, jnp.asarray(values))
+
+
+def _staged(prior, cond, length, key, overlap, temperature, top_k, values):
+    """Fill ``length`` positions in windows of the context (``_fill``); returns tokens and expected values."""
+    context = prior.context
+    overlap = context // 2 if overlap is None else int(overlap)
+    if not 0 < overlap < context:
+        raise ValueError(f"overlap must lie in (0, context={context}), got {overlap}")
+    tokens, expected = np.zeros(length, np.int32), np.zeros(length)
     done, stage = 0, 0
     while done < length:
         if done == 0:
             window, start, first = jnp.zeros(context, jnp.int32), 0, 0
         else:
             start = done - overlap
-            window = jnp.zeros(context, jnp.int32).at[:overlap].set(jnp.asarray(out[start:done]))
+            window = jnp.zeros(context, jnp.int32).at[:overlap].set(jnp.asarray(tokens[start:done]))
             first = overlap
         count = min(context - first, length - done)
-        window = _fill(prior, cond, window, jnp.int32(start), first, jnp.int32(count), jax.random.fold_in(key, stage),
-                       float(temperature), top_k)
-        out[done : done + count] = np.asarray(window[first : first + count])
+        window, means = _fill(prior, cond, window, jnp.int32(start), first, jnp.int32(count),
+                              jax.random.fold_in(key, stage), temperature, top_k, values)
+        tokens[done : done + count] = np.asarray(window[first : first + count])
+        expected[done : done + count] = np.asarray(means[first : first + count])
         done += count
         stage += 1
-    return jnp.asarray(out)
+    return jnp.asarray(tokens), jnp.asarray(expected)
 
 
 @eqx.filter_jit
-def _fill(prior, cond, window, start, first, count, key, temperature, top_k):
-    """Sample ``window[first : first + count]`` one token at a time (the window is causal: later slots are ignored)."""
+def _fill(prior, cond, window, start, first, count, key, temperature, top_k, values):
+    """Fill ``window[first : first + count]`` one token at a time (the window is causal: later slots
+    are ignored): sampled, or with ``values`` the token nearest to each position's expected value."""
 
-    def body(i, window):
+    def body(i, carry):
+        window, means = carry
         logits = prior(window, start, cond)[i]
-        token = sample_logits(logits, jax.random.fold_in(key, i), temperature=temperature, top_k=top_k)
-        return window.at[i].set(jnp.where(i < first + count, token, window[i]))
+        if values is None:
+            token, mean = sample_logits(logits, jax.random.fold_in(key, i), temperature=temperature, top_k=top_k), 0.0
+        else:
+            mean = jax.nn.softmax(logits) @ values.astype(logits.dtype)
+            token = jnp.argmin(jnp.abs(values - mean)).astype(jnp.int32)
+        live = i < first + count
+        return window.at[i].set(jnp.where(live, token, window[i])), means.at[i].set(jnp.where(live, mean, means[i]))
 
-    return jax.lax.fori_loop(first, window.shape[0], body, window)
+    dtype = prior.head.weight.dtype
+    return jax.lax.fori_loop(first, window.shape[0], body, (window, jnp.zeros(window.shape[0], dtype)))

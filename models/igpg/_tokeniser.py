@@ -56,6 +56,11 @@ class Tokeniser(eqx.Module):
         if layout.chunk_size != self.chunk_size:
             raise ValueError(f"layout has chunk size {layout.chunk_size}, the tokeniser {self.chunk_size}")
 
+    def _check_per_weight(self) -> None:
+        if not self.vqvae.per_weight:
+            raise ValueError("expected-value decoding needs a per-weight tokeniser (TokeniserConfig(per_weight=True)): "
+                             "a chunk-wide code decodes to a whole chunk, not to one weight")
+
     def num_tokens(self, layout: ChunkLayout) -> int:
         return layout.num_chunks * self.tokens_per_chunk
 
@@ -80,6 +85,23 @@ class Tokeniser(eqx.Module):
         if tokens.dtype.kind not in "iu":
             raise ValueError(f"tokens must be integers, got dtype {tokens.dtype}")
         chunks = jax.vmap(self.vqvae.decode_tokens)(tokens.reshape(layout.num_chunks, self.tokens_per_chunk))
+        return params_from_normalised(layout, chunks)
+
+    def code_values(self) -> Float[Array, " v"]:
+        """What each code decodes to, as a weight before its layer's scale (per-weight tokenisers:
+        the table an expected weight ``Σ_k p_k values[k]`` is taken over)."""
+        self._check_per_weight()
+        v = self.vqvae.decode_codes(self.vqvae.codebook)
+        return jnp.sign(v) * jnp.expm1(jnp.abs(v))
+
+    def decode_values(self, layout: ChunkLayout, values: Float[Array, " tokens"]):
+        """Per-weight values on the ``code_values`` scale (one per token position) to a params tuple."""
+        self._check(layout)
+        self._check_per_weight()
+        values = jnp.asarray(values, self.vqvae.codebook.dtype)
+        if values.shape != (self.num_tokens(layout),):
+            raise ValueError(f"{layout.space} takes {self.num_tokens(layout)} values, got shape {tuple(values.shape)}")
+        chunks = (jnp.sign(values) * jnp.log1p(jnp.abs(values))).reshape(layout.num_chunks, layout.chunk_size)
         return params_from_normalised(layout, chunks)
 
     def reconstruct(self, layout: ChunkLayout, params):
