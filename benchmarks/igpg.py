@@ -8,13 +8,17 @@ Tasks are class subsets of scikit-learn's digits that keep the digit labels (``c
 each holds 6 of the 10 classes, and the held-out task is a subset never trained on, so a
 generator must combine what it saw of its classes in other tasks. Zoos of CNNs and MLPs
 (models.zoo, resumable under --out) are built once, as fixed-seed zoos (``SHARED_INIT``);
-the three seeds vary the generator's training and sampling. The full model tokenises raw
-weights and its prior reads, besides the two prefixes, one dataset token per class, each
-weight's coordinates and its initialisation's token (``READS``); the ablations drop the
-dataset embedding, the architecture embedding or the initialisation, and "canonicalised
-(symm)" tokenises ``symm.canonicalise`` representatives instead. Ablations that tokenise the
-same networks reuse the full model's tokeniser of the same seed (same settings, key and
-data: the checkpoint is read back). Tables, mean ± std over seeds: test accuracy after 0, 1 and 5 epochs of
+the three seeds vary the generator's training and sampling. The full model is a residual
+generator (``RESIDUAL``): it tokenises each network's difference from its architecture's
+mean over the training zoo, and its prior reads, besides the two prefixes, one dataset token
+per class, each weight's coordinates, and at the output layer's row k class k's token
+(``READS``). Each generator gives samples, their mean, and its expected-value network
+(``GENERATED_EXPECTED``). The ablations drop the dataset embedding or the architecture
+embedding; "raw weights" tokenises the weights themselves and reads each one's
+initialisation instead (the previous full model); "canonicalised (symm)" tokenises
+``symm.canonicalise`` representatives. Ablations that tokenise the same networks reuse the
+full model's tokeniser of the same seed (same settings, key and data: the checkpoint is read
+back). Tables, mean ± std over seeds: test accuracy after 0, 1 and 5 epochs of
 fine-tuning from the generated network, a random initialisation, the zoo-mean network and
 the best zoo network of another task, on a held-out task (first training architecture) and
 on held-out architectures (a CNN and an MLP, never in the training set); the memorisation
@@ -143,17 +147,19 @@ def readme_tables(results: dict, cases: list[str], full_variant: str) -> str:
     fidelity = [name for name in full if name.startswith("tokeniser fidelity | ")]
     lines += [f"Variants ({case}, generated networks and the mean of each seed's samples; memorisation = relative "
               "distance to the nearest training network, canonicalised):", "",
-              "| variant | seeds | prior loss | generated, epoch 0 / 1 / 5 | mean of samples, epoch 0 / 1 | memorisation "
-              "| own / other task's NLL | tokeniser fidelity (accuracy gap per training arch) | tokeniser s | prior s "
-              "| generate s/net |", "|---" * 11 + "|"]
+              "| variant | seeds | prior loss | generated, epoch 0 / 1 / 5 | mean of samples, epoch 0 / 1 "
+              "| expected value, epoch 0 / 1 | memorisation | own / other task's NLL "
+              "| tokeniser fidelity (accuracy gap per training arch) | tokeniser s | prior s | generate s/net |",
+              "|---" * 12 + "|"]
     for variant, row in results.items():
         gen = " / ".join(f"{np.mean(row[f'{case} | generated | epoch {e}']):.3f}" for e in EPOCHS)
-        mean = " / ".join(f"{np.mean(row[f'{case} | {GENERATED_MEAN} | epoch {e}']):.3f}" for e in EPOCHS[:2])
+        mean, expected = (" / ".join(f"{np.mean(row[f'{case} | {start} | epoch {e}']):.3f}" for e in EPOCHS[:2])
+                          if f"{case} | {start} | epoch 0" in row else "-" for start in (GENERATED_MEAN, GENERATED_EXPECTED))
         nll = f"{np.mean(row[OWN_NLL]):.3f} / {np.mean(row[OTHER_NLL]):.3f}"
         fid = " / ".join(f"{np.mean(row[name]):+.3f}" for name in fidelity)
         loss = _fmt(row["prior_loss"]) if "prior_loss" in row else "-"
         lines.append(f"| {variant} | {len(row['prior_s'])} | {loss} | {gen} (± {np.std(row[f'{case} | generated | epoch 0']):.3f}) "
-                     f"| {mean} | {_fmt(row['memorisation | generated'])} | {nll} | {fid} | {np.mean(row['tokeniser_s']):.0f} "
+                     f"| {mean} | {expected} | {_fmt(row['memorisation | generated'])} | {nll} | {fid} | {np.mean(row['tokeniser_s']):.0f} "
                      f"| {np.mean(row['prior_s']):.0f} | {np.mean(row['generate_s']):.1f} |")
     if "memorisation | training net + noise" in full:
         lines += ["", f"Memorisation baselines ({full_variant}): training network + 10% noise "
