@@ -47,3 +47,19 @@ def test_saved_generator_loads_back_leaf_for_leaf(per_weight, tmp_path):
     assert list(loaded.bases) == list(bases or {})
     for a, b in zip(jax.tree_util.tree_leaves(generator), jax.tree_util.tree_leaves(loaded)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_residual_generator_refuses_an_architecture_it_has_no_mean_of_in_one_line(tmp_path, capsys):
+    import numpy as np
+
+    import symm.cli
+    from models.igpg import PriorConfig, TokeniserConfig
+    from models.igpg._io import _skeleton, save_generator
+
+    tok = TokeniserConfig(chunk_size=4, tokens_per_chunk=2, codebook_size=8, code_dim=2, hidden=8)
+    prior = PriorConfig(d_model=8, heads=2, layers=1, context=4, max_positions=16)
+    known = "mlp dense-2 dense-10 tanh"
+    save_generator(tmp_path, _skeleton(tok, prior, np.float64, {known: [[[2, 64], [2]], [[10, 2], [10]]]}), tok, prior)
+    assert symm.cli.main(["igpg", "generate", str(tmp_path), "--arch", "mlp dense-3 dense-10 tanh"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no mean network for 'mlp dense-3 dense-10 tanh'" in err and repr(known) in err

@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     train.add_argument("--prior-steps", type=int, default=1000)
     train.add_argument("--canonicalise", action="store_true",
                        help="tokenise symm.canonicalise representatives (the symmetry-aware variant)")
+    train.add_argument("--residual", action="store_true",
+                       help="tokenise each network's difference from its architecture's mean network (generation "
+                       "then needs an architecture it was trained on)")
     train.add_argument("--zoo-init", choices=("shared", "independent"), default="shared",
                        help="zoo networks start from one initialisation (default: a fixed-seed zoo, which the "
                        "prior can model) or each from its own")
@@ -88,14 +91,14 @@ def _train(args) -> int:
     except (ArchitectureError, SourceError, ValueError) as error:
         raise UserError(str(error)) from None
     config = IgpgConfig(TokeniserConfig(steps=args.tokeniser_steps), PriorConfig(steps=args.prior_steps),
-                        canonicalise=args.canonicalise)
+                        canonicalise=args.canonicalise, residual=args.residual)
     try:
         generator, info = train_igpg(entries, config, key=jax.random.key(args.seed),
                                      checkpoint_dir=Path(args.out) / "checkpoints")
     except CheckpointMismatch as error:
         raise UserError(str(error)) from None
     save_generator(args.out, generator, config.tokeniser, config.prior,
-                   {"canonicalise": config.canonicalise, "zoo_init": args.zoo_init, "tasks": [t.name for t in tasks],
+                   {"canonicalise": config.canonicalise, "residual": config.residual, "zoo_init": args.zoo_init, "tasks": [t.name for t in tasks],
                     "architectures": [str(a) for a in archs]})
     print(f"tokeniser {info['tokeniser_seconds']:.1f} s, prior {info['prior_seconds']:.1f} s; "
           f"codes used {int((info['codebook_usage'] > 0).sum())}/{len(info['codebook_usage'])}; saved to {args.out}")

@@ -2,8 +2,9 @@
 
 A training set is a list of ``ZooEntry``: networks of one architecture trained on one task.
 ``train_igpg`` (optionally) canonicalises every network with ``symm.canonicalise_batch``,
-fits the tokeniser on all chunks of all entries, tokenises every network, and fits the
-prior on the token sequences under each entry's (task, architecture) conditioning.
+(optionally, ``residual``) subtracts its architecture's mean network, fits the tokeniser on
+all chunks of all entries, tokenises every network, and fits the prior on the token
+sequences under each entry's (task, architecture) conditioning.
 """
 
 from __future__ import annotations
