@@ -89,6 +89,11 @@ class Architecture:
             raise fail("it needs at least one dense (output) layer")
         return cls(kind, tuple(convs), tuple(dense), activation)
 
+    @classmethod
+    def of(cls, architecture: Architecture | str) -> Architecture:
+        """``architecture`` itself, or the parse of a description: what every API taking either reads."""
+        return cls.parse(architecture) if isinstance(architecture, str) else architecture
+
     def __str__(self) -> str:
         layers = [f"conv{k}x{k}-{c}" for k, c in self.convs] + (["gap"] if self.kind == "cnn" else [])
         return " ".join([self.kind, *layers, *[f"dense-{n}" for n in self.dense], self.activation])

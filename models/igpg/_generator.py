@@ -24,7 +24,7 @@ def conditioning(architecture: Architecture | str, images: np.ndarray, labels: n
     images (a subset task) is masked out of the dataset embedding. ``init_tokens``: the
     tokens of the network's initialisation, for a prior that reads it (``read_init``).
     """
-    arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
+    arch = Architecture.of(architecture)
     top = int(np.max(labels)) + 1
     n_classes = top if n_classes is None else int(n_classes)
     if top > n_classes:
@@ -105,14 +105,14 @@ class Generator(eqx.Module):
 
     def reconstruct(self, architecture: Architecture | str, space: symm.WeightSpace, params) -> tuple:
         """``params`` through the tokeniser and back (with the base taken off and put back)."""
-        arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
+        arch = Architecture.of(architecture)
         base = self.base_for(arch, space)
         layout = ChunkLayout(space, self.tokeniser.chunk_size)
         return _add(self.tokeniser.reconstruct(layout, subtract_base(params, base)), base)
 
     def encode_batch(self, architecture: Architecture | str, space: symm.WeightSpace, params) -> Array:
         """The token sequences the prior was trained on for networks ``params`` (leading network axis)."""
-        arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
+        arch = Architecture.of(architecture)
         layout = ChunkLayout(space, self.tokeniser.chunk_size)
         return self.tokeniser.encode_batch(layout, subtract_base(params, self.base_for(arch, space), batched=True))
 
@@ -142,7 +142,7 @@ class Generator(eqx.Module):
         what a residual generator adds its output to (default: the architecture's training mean)."""
         if decoding not in DECODINGS:
             raise ValueError(f"unknown decoding {decoding!r}: use one of {', '.join(DECODINGS)}")
-        arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
+        arch = Architecture.of(architecture)
         space = arch.space(input_width(arch, tuple(np.shape(images)[1:])))
         layout = ChunkLayout(space, self.tokeniser.chunk_size)
         base = self.base_for(arch, space, base)

@@ -109,7 +109,7 @@ def build_zoo_entries(task: Task, architecture: Architecture | str, out, *, n: i
     """
     from models.zoo import CnnZooConfig, MlpZooConfig, build_cnn_zoo, build_mlp_zoo
 
-    arch = Architecture.parse(architecture) if isinstance(architecture, str) else architecture
+    arch = Architecture.of(architecture)
     if arch.kind == "cnn" and (len(arch.dense) != 1 or any(k != 3 for k, _ in arch.convs)):
         raise ValueError(
             f"models.zoo trains CNNs of 3x3 convolutions, pooling and one dense layer; {str(arch)!r} is not one"
