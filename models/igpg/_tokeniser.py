@@ -20,19 +20,34 @@ from models.igpg._layout import ChunkLayout
 from models.igpg._vqvae import VQVAE
 
 
+def _compand(v):
+    return jnp.sign(v) * jnp.log1p(jnp.abs(v))
+
+
+def _expand(c):
+    """The inverse of ``_compand``."""
+    return jnp.sign(c) * jnp.expm1(jnp.abs(c))
+
+
+def _chunk_scales(layout: ChunkLayout) -> np.ndarray:
+    """Each chunk entry's ``1/sqrt(fan_in)`` scale (1 for padding), shaped as the chunks."""
+    return np.concatenate([layout.scales(), np.ones(layout.pad)]).reshape(layout.num_chunks, layout.chunk_size)
+
+
 def normalised_chunks(layout: ChunkLayout, params, *, batched: bool = False) -> Float[Array, "... chunks k"]:
     """Chunks of ``params / scales``, companded (padding stays zero); ``batched`` for a stacked zoo."""
     chunks = layout.chunk_batch(params) if batched else layout.chunk(params)
-    scales = np.concatenate([layout.scales(), np.ones(layout.pad)]).reshape(layout.num_chunks, layout.chunk_size)
-    v = chunks / jnp.asarray(scales, chunks.dtype)
-    return jnp.sign(v) * jnp.log1p(jnp.abs(v))
+    return _compand(chunks / jnp.asarray(_chunk_scales(layout), chunks.dtype))
 
 
 def params_from_normalised(layout: ChunkLayout, chunks: Float[Array, "chunks k"]):
     """The inverse of ``normalised_chunks`` for one network."""
-    scales = np.concatenate([layout.scales(), np.ones(layout.pad)]).reshape(layout.num_chunks, layout.chunk_size)
-    v = jnp.sign(chunks) * jnp.expm1(jnp.abs(chunks))
-    return layout.unchunk(v * jnp.asarray(scales, chunks.dtype))
+    return _params_from_scaled(layout, _expand(chunks))
+
+
+def _params_from_scaled(layout: ChunkLayout, values: Float[Array, "chunks k"]):
+    """Chunks of ``params / scales`` (not companded) back to a params tuple."""
+    return layout.unchunk(values * jnp.asarray(_chunk_scales(layout), values.dtype))
 
 
 class Tokeniser(eqx.Module):
@@ -91,8 +106,7 @@ class Tokeniser(eqx.Module):
         """What each code decodes to, as a weight before its layer's scale (per-weight tokenisers:
         the table an expected weight ``Σ_k p_k values[k]`` is taken over)."""
         self._check_per_weight()
-        v = self.vqvae.decode_codes(self.vqvae.codebook)
-        return jnp.sign(v) * jnp.expm1(jnp.abs(v))
+        return _expand(self.vqvae.decode_codes(self.vqvae.codebook))
 
     def decode_values(self, layout: ChunkLayout, values: Float[Array, " tokens"]):
         """Per-weight values on the ``code_values`` scale (one per token position) to a params tuple."""
@@ -101,8 +115,7 @@ class Tokeniser(eqx.Module):
         values = jnp.asarray(values, self.vqvae.codebook.dtype)
         if values.shape != (self.num_tokens(layout),):
             raise ValueError(f"{layout.space} takes {self.num_tokens(layout)} values, got shape {tuple(values.shape)}")
-        chunks = (jnp.sign(values) * jnp.log1p(jnp.abs(values))).reshape(layout.num_chunks, layout.chunk_size)
-        return params_from_normalised(layout, chunks)
+        return _params_from_scaled(layout, values.reshape(layout.num_chunks, layout.chunk_size))
 
     def reconstruct(self, layout: ChunkLayout, params):
         return self.decode(layout, self.encode(layout, params))
