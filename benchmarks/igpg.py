@@ -217,8 +217,8 @@ def main(scale_name: str = "tiny", out: str | Path = "runs/igpg-bench", seeds: i
             else:
                 shared = _run_dir(out, full_variant, seed) / "checkpoints" / "tokeniser.eqx"
                 mine = run_dir / "checkpoints" / "tokeniser.eqx"
-                same_tokens = ((config.tokeniser, config.canonicalise, config.residual)
-                               == (full.tokeniser, full.canonicalise, full.residual))
+                # Everything but the prior equal: the same networks, tokenised the same way.
+                same_tokens = dataclasses.replace(config, prior=full.prior) == full
                 if variant != full_variant and same_tokens and shared.exists() and not mine.exists():
                     mine.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(shared, mine)
